@@ -1,0 +1,33 @@
+/* archive.h: saving an environment to NAME.tar.zst and restoring it elsewhere. */
+#ifndef KPY_ARCHIVE_H
+#define KPY_ARCHIVE_H
+
+#include "error.h"
+#include "manifest.h"
+
+struct kpy_save_opts {
+	const char *name;   /* saved name (recorded, and the new prompt) */
+	const char *kind;   /* KPY_KIND_VENV (default) or KPY_KIND_UV */
+	int force;          /* replace an existing archive */
+	int level;          /* zstd level; 0 means 3 */
+	int threads;        /* zstd workers; 0 means the number of online CPUs */
+};
+
+/* Archive the directory SRC to DEST (a .tar.zst path): written to a temporary file
+ * beside DEST, fsync'd and renamed, so DEST is either the old or the new archive.
+ * For a venv, the live env's prompt becomes opts->name and SRC/.kpy/ gets the new
+ * manifest and package list; nothing else in SRC changes. */
+int kpy_archive_save(const char *src, const char *dest, const struct kpy_save_opts *opts,
+		     struct kpy_err *e);
+
+/* Restore ARCHIVE to the directory DEST, which must not exist; its parent must. The
+ * archive is extracted to a temporary directory beside DEST, relocated to DEST's path
+ * (and the prompt changed to PROMPT unless NULL), then renamed to DEST. On failure
+ * nothing is left behind. The archive's manifest is returned in M if not NULL. */
+int kpy_archive_restore(const char *archive, const char *dest, const char *prompt,
+			struct kpy_manifest *m, struct kpy_err *e);
+
+/* Read only the manifest (the first entry) of ARCHIVE. */
+int kpy_archive_manifest(const char *archive, struct kpy_manifest *m, struct kpy_err *e);
+
+#endif

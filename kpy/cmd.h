@@ -1,0 +1,42 @@
+/* cmd.h: the kpy command's subcommands and the helpers they share. */
+#ifndef KPY_CMD_H
+#define KPY_CMD_H
+
+#include "error.h"
+
+#define EXIT_USAGE 2
+
+struct cmd {
+	const char *name;
+	int (*fn)(int argc, char **argv);
+	const char *usage;  /* one line, after "kpy " */
+	const char *help;   /* the rest of `kpy help NAME` */
+};
+
+extern const struct cmd kpy_cmds[];
+extern const char kpy_shell_code[];
+
+int cmd_create(int argc, char **argv);
+int cmd_save(int argc, char **argv);
+int cmd_load(int argc, char **argv);
+int cmd_activate(int argc, char **argv);
+int cmd_export(int argc, char **argv);
+int cmd_list(int argc, char **argv);
+int cmd_rm(int argc, char **argv);
+int cmd_config(int argc, char **argv);
+int cmd_bash(int argc, char **argv);
+
+/* Print "kpy: MSG" for the error; return 1. */
+int fail(const struct kpy_err *e);
+/* Print "kpy: ..." to stderr. */
+void say(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* Print a usage error for CMD and return EXIT_USAGE. */
+int usage_error(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* 1 if ARG is -h or --help (then the command's help has been printed). */
+int wants_help(const char *cmd, int argc, char **argv);
+/* Print `kpy help CMD`. */
+void print_help(const struct cmd *c);
+/* Print the saved-env table (kpy list, kpy load with no name); returns an exit code. */
+int print_saved(int names_only);
+
+#endif

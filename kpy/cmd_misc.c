@@ -1,0 +1,86 @@
+/* cmd_misc.c: kpy config and kpy bash. */
+#include "autoconfig.h"
+#include "cmd.h"
+#include "config.h"
+
+#include <limits.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+static void print_value(const struct kpy_config *c, const char *key, int with_key)
+{
+	if (with_key)
+		printf("%s = ", key);
+	if (strcmp(key, "pipdir") == 0)
+		printf("%s\n", c->pipdir);
+	else if (strcmp(key, "compute_hosts") == 0)
+		printf("%s\n", c->compute_hosts ? c->compute_hosts : "");
+	else if (strcmp(key, "level") == 0)
+		printf("%d\n", c->level);
+}
+
+int cmd_config(int argc, char **argv)
+{
+	struct kpy_err e = KPY_ERR_INIT;
+	struct kpy_config c = { 0 };
+	int rc = 1;
+
+	if (wants_help("config", argc, argv))
+		return 0;
+	if (argc >= 2 && strcmp(argv[1], "--unset") == 0) {
+		if (argc != 3)
+			return usage_error("config", "--unset needs exactly one KEY");
+		if (!kpy_config_known(argv[2]))
+			return usage_error("config", "unknown setting '%s': the settings are pipdir, compute_hosts, level", argv[2]);
+		return kpy_config_set(argv[2], NULL, &e) < 0 ? fail(&e) : 0;
+	}
+	for (int i = 1; i < argc; i++)
+		if (argv[i][0] == '-' && argv[i][1] != '\0')
+			return usage_error("config", "unknown option '%s'", argv[i]);
+	if (argc > 3)
+		return usage_error("config", "too many arguments");
+	if (argc >= 2 && !kpy_config_known(argv[1]))
+		return usage_error("config", "unknown setting '%s': the settings are pipdir, compute_hosts, level", argv[1]);
+	if (argc == 3)
+		return kpy_config_set(argv[1], argv[2], &e) < 0 ? fail(&e) : 0;
+	if (kpy_config_load(&c, &e) < 0)
+		return fail(&e);
+	if (argc == 2) {
+		print_value(&c, argv[1], 0);
+	} else {
+		for (int i = 0; kpy_config_keys[i]; i++)
+			print_value(&c, kpy_config_keys[i], 1);
+	}
+	rc = 0;
+	kpy_config_free(&c);
+	return rc;
+}
+
+int cmd_bash(int argc, char **argv)
+{
+	char self[PATH_MAX];
+	ssize_t n;
+
+	if (wants_help("bash", argc, argv))
+		return 0;
+	if (argc > 1)
+		return usage_error("bash", "too many arguments");
+	n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+	if (n <= 0)
+		snprintf(self, sizeof(self), "kpy");
+	else
+		self[n] = '\0';
+	/* the code names this binary, so the function works before kpy is in PATH */
+	for (const char *p = kpy_shell_code; *p; ) {
+		const char *at = strstr(p, "@KPY@");
+		if (at == NULL) {
+			fputs(p, stdout);
+			break;
+		}
+		fwrite(p, 1, (size_t)(at - p), stdout);
+		fputs(self, stdout);
+		p = at + 5;
+	}
+	return fflush(stdout) == 0 ? 0 : 1;
+}

@@ -1,0 +1,29 @@
+/* config.h: kpy's settings from the site file, the user file and KPY_* variables. */
+#ifndef KPY_CONFIG_H
+#define KPY_CONFIG_H
+
+#include "error.h"
+
+/* All strings are malloc'd and owned by the struct; free with kpy_config_free. */
+struct kpy_config {
+	char *pipdir;        /* permanent store; default $XDG_DATA_HOME/kpy */
+	char *compute_hosts; /* space-separated fnmatch patterns of compute nodes, or NULL */
+	int level;           /* zstd level for save, 1..19, default 3 */
+};
+
+/* Site file (KPY_SITE_CONFIG or SYSCONFDIR/kpy.conf), then the user file
+ * ($XDG_CONFIG_HOME/kpy/config.ini), then KPY_PIPDIR / KPY_COMPUTE_HOSTS / KPY_LEVEL;
+ * later wins. Reads HOME/XDG_* from the process environment. */
+int kpy_config_load(struct kpy_config *c, struct kpy_err *e);
+void kpy_config_free(struct kpy_config *c);
+
+/* Path of the user config file; malloc'd, caller frees. */
+char *kpy_config_user_path(struct kpy_err *e);
+/* Write KEY = VALUE into the user file (atomically); VALUE NULL removes the key. */
+int kpy_config_set(const char *key, const char *value, struct kpy_err *e);
+/* 1 if KEY is a known setting. */
+int kpy_config_known(const char *key);
+/* The known keys, NULL-terminated. */
+extern const char *const kpy_config_keys[];
+
+#endif

@@ -1,0 +1,40 @@
+/* error.h: how the core reports failure: a code plus one message a person can act on. */
+#ifndef KPY_ERROR_H
+#define KPY_ERROR_H
+
+#include <signal.h>
+#include <stddef.h>
+
+enum kpy_code {
+	KPY_OK = 0,
+	KPY_EFAIL,     /* anything not listed below */
+	KPY_EINVAL,    /* bad name, bad argument, bad config */
+	KPY_ENOENT,    /* no such saved env, live env, file */
+	KPY_EEXIST,    /* name already in use */
+	KPY_EDAMAGED,  /* archive truncated, corrupt or hostile */
+	KPY_ENOSPC,    /* disk or quota full */
+	KPY_ENOPYTHON, /* base interpreter missing on this node */
+};
+
+/* Caller-owned; zero it (KPY_ERR_INIT) before use. The first error set is kept. */
+struct kpy_err {
+	int code;
+	char msg[1536];
+};
+#define KPY_ERR_INIT {0, {0}}
+
+/* Set the error unless one is already set; always returns -1. */
+int kpy_err_set(struct kpy_err *e, int code, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+/* Same, with ": strerror(errnum)" appended; ENOSPC/EDQUOT give KPY_ENOSPC,
+ * ENOENT gives KPY_ENOENT, anything else KPY_EFAIL. */
+int kpy_err_sys(struct kpy_err *e, int errnum, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+/* Forget a previous error. */
+void kpy_err_clear(struct kpy_err *e);
+
+/* Set by a program's signal handler; long operations stop at the next file, clean up
+ * and fail. */
+extern volatile sig_atomic_t kpy_interrupted;
+
+#endif

@@ -1,0 +1,168 @@
+/* main.c: kpy's entry point: the command table, help, and dispatch. */
+#include "autoconfig.h"
+#include "cmd.h"
+
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+const struct cmd kpy_cmds[] = {
+	{ "create", cmd_create, "create [3.x] [NAME]",
+	  "Create a virtual environment with python3.x (default: python3 in PATH) at\n"
+	  "$SLURM_TMPDIR/kpy/NAME in a job, ${TMPDIR:-/tmp}/kpy-$USER/NAME elsewhere.\n"
+	  "Without NAME a placeholder is used: venv, venv1, ... Through the shell\n"
+	  "function (eval \"$(kpy bash)\") the new env is activated.\n" },
+	{ "save", cmd_save, "save [-f] NAME",
+	  "Archive the active environment ($VIRTUAL_ENV) to\n"
+	  "<pipdir>/venv_archives/NAME.tar.zst. An existing NAME is replaced only with -f,\n"
+	  "atomically. The env's prompt becomes NAME; nothing else in it changes.\n\n"
+	  "  -f, --force   replace an existing archive\n" },
+	{ "load", cmd_load, "load [NAME] [--as NEW]",
+	  "Restore the saved environment NAME as NEW (default NAME) where create would\n"
+	  "put it, rewrite its paths for the new place, and (through the shell function)\n"
+	  "activate it. Without NAME, list the saved environments.\n\n"
+	  "  --as NEW   load under another name (and prompt)\n" },
+	{ "activate", cmd_activate, "activate [NAME]",
+	  "Activate the loaded or created environment NAME (through the shell function;\n"
+	  "otherwise print the 'source .../bin/activate' line to run). Without NAME, print\n"
+	  "the names of the environments that can be activated, one a line.\n" },
+	{ "list", cmd_list, "list [--names]",
+	  "List the saved environments: name, Python version, archive size, save date.\n\n"
+	  "  --names   print only the names, one a line\n" },
+	{ "rm", cmd_rm, "rm NAME",
+	  "Delete the saved environment NAME from the pipdir.\n" },
+	{ "export", cmd_export, "export NAME PATH",
+	  "Restore the saved environment NAME into the directory PATH, which must not\n"
+	  "exist, with its paths rewritten for PATH.\n" },
+	{ "config", cmd_config, "config [KEY [VALUE]] | config --unset KEY",
+	  "Without KEY, print every setting as 'key = value'. With KEY, print its value.\n"
+	  "With KEY VALUE, write it to the user file ($XDG_CONFIG_HOME/kpy/config.ini).\n"
+	  "Keys: pipdir (where archives are kept; default $XDG_DATA_HOME/kpy),\n"
+	  "compute_hosts (space-separated host patterns where pip goes offline),\n"
+	  "level (zstd level 1-19 for save; default 3).\n\n"
+	  "  --unset KEY   remove KEY from the user file\n" },
+	{ "bash", cmd_bash, "bash",
+	  "Print shell code for eval \"$(kpy bash)\" or kpy bash >> ~/.bashrc: a kpy function\n"
+	  "that activates environments in the current shell, a pip wrapper that adds\n"
+	  "--no-index on compute nodes and --find-links <pipdir>/wheels everywhere, a\n"
+	  "prompt marker *NAME when packages differ from the saved ones, and completion.\n" },
+	{ NULL, NULL, NULL, NULL },
+};
+
+static void usage(FILE *f)
+{
+	fprintf(f, "usage: kpy COMMAND [ARGS]\n\n"
+		   "Save Python virtual environments as compressed archives and restore them\n"
+		   "quickly on Slurm compute nodes.\n\ncommands:\n");
+	for (const struct cmd *c = kpy_cmds; c->name; c++)
+		fprintf(f, "  kpy %s\n", c->usage);
+	fprintf(f, "\n  kpy help COMMAND, kpy COMMAND --help   help on one command\n"
+		   "  kpy --version                          print the version\n\n"
+		   "Exit status: 0 success, 1 failure, 2 usage error. See kpy(1).\n");
+}
+
+static const struct cmd *find(const char *name)
+{
+	for (const struct cmd *c = kpy_cmds; c->name; c++)
+		if (strcmp(c->name, name) == 0)
+			return c;
+	return NULL;
+}
+
+void print_help(const struct cmd *c)
+{
+	printf("usage: kpy %s\n\n%s", c->usage, c->help);
+}
+
+static void on_signal(int sig)
+{
+	(void)sig;
+	kpy_interrupted = 1;
+}
+
+int main(int argc, char **argv)
+{
+	const struct cmd *c;
+	struct sigaction sa;
+
+	if (argc < 2) {
+		usage(stderr);
+		return EXIT_USAGE;
+	}
+	if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
+		usage(stdout);
+		return 0;
+	}
+	if (strcmp(argv[1], "--version") == 0 || strcmp(argv[1], "-V") == 0) {
+		printf("kpy %s\n", PACKAGE_VERSION);
+		return 0;
+	}
+	if (strcmp(argv[1], "help") == 0) {
+		if (argc == 2) {
+			usage(stdout);
+			return 0;
+		}
+		if ((c = find(argv[2])) == NULL) {
+			fprintf(stderr, "kpy: unknown command '%s'; see 'kpy --help'\n", argv[2]);
+			return EXIT_USAGE;
+		}
+		print_help(c);
+		return 0;
+	}
+	if ((c = find(argv[1])) == NULL) {
+		fprintf(stderr, "kpy: unknown command '%s'; see 'kpy --help'\n", argv[1]);
+		return EXIT_USAGE;
+	}
+	/* Ctrl-C during save or load: stop at the next file and clean up */
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_signal;
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGHUP, &sa, NULL);
+	return c->fn(argc - 1, argv + 1);
+}
+
+int fail(const struct kpy_err *e)
+{
+	fprintf(stderr, "kpy: %s\n", e->msg[0] ? e->msg : "failed");
+	return 1;
+}
+
+void say(const char *fmt, ...)
+{
+	va_list ap;
+
+	fputs("kpy: ", stderr);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+}
+
+int usage_error(const char *cmd, const char *fmt, ...)
+{
+	const struct cmd *c = find(cmd);
+	va_list ap;
+
+	fputs("kpy: ", stderr);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fprintf(stderr, "\nusage: kpy %s\n", c ? c->usage : cmd);
+	return EXIT_USAGE;
+}
+
+int wants_help(const char *cmd, int argc, char **argv)
+{
+	for (int i = 1; i < argc; i++) {
+		if (strcmp(argv[i], "--") == 0)
+			break;
+		if (strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0) {
+			print_help(find(cmd));
+			return 1;
+		}
+	}
+	return 0;
+}

@@ -1,0 +1,143 @@
+/* manifest.c: reading and writing .kpy/manifest.ini ("key = value" lines). */
+#include "autoconfig.h"
+#include "manifest.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static void put(char **buf, size_t *len, size_t *cap, const char *key, const char *val)
+{
+	size_t need;
+
+	if (val == NULL)
+		return;
+	need = strlen(key) + strlen(val) + 5;
+	if (*buf == NULL || *len + need >= *cap) {
+		size_t ncap = (*cap + need) * 2;
+		char *n = realloc(*buf, ncap);
+		if (n == NULL)
+			return;
+		*buf = n;
+		*cap = ncap;
+	}
+	*len += (size_t)snprintf(*buf + *len, *cap - *len, "%s = %s\n", key, val);
+}
+
+char *kpy_manifest_format(const struct kpy_manifest *m, size_t *len)
+{
+	char *buf = NULL, num[32];
+	size_t cap = 0;
+
+	buf = malloc(cap = 1024);
+	if (buf == NULL)
+		return NULL;
+	*len = (size_t)snprintf(buf, cap, "# kpy archive manifest\n[kpy]\n");
+	snprintf(num, sizeof(num), "%d", m->format > 0 ? m->format : 1);
+	put(&buf, len, &cap, "format", num);
+	put(&buf, len, &cap, "kind", m->kind);
+	put(&buf, len, &cap, "name", m->name);
+	put(&buf, len, &cap, "prefix", m->prefix);
+	put(&buf, len, &cap, "prompt", m->prompt);
+	put(&buf, len, &cap, "python_version", m->python_version);
+	put(&buf, len, &cap, "base_python", m->base_python);
+	snprintf(num, sizeof(num), "%lld", m->saved);
+	put(&buf, len, &cap, "saved", num);
+	put(&buf, len, &cap, "kpy_version", m->kpy_version);
+	snprintf(num, sizeof(num), "%lld", m->files);
+	put(&buf, len, &cap, "files", num);
+	snprintf(num, sizeof(num), "%lld", m->bytes);
+	put(&buf, len, &cap, "bytes", num);
+	return buf;
+}
+
+static int set_str(char **dst, const char *v, size_t n)
+{
+	free(*dst);
+	*dst = strndup(v, n);
+	return *dst == NULL ? -1 : 0;
+}
+
+int kpy_manifest_parse(const char *text, size_t len, struct kpy_manifest *m,
+		       struct kpy_err *e)
+{
+	const char *p = text, *end = text + len;
+	int seen_prefix = 0;
+
+	memset(m, 0, sizeof(*m));
+	while (p < end) {
+		const char *nl = memchr(p, '\n', (size_t)(end - p));
+		const char *le = nl ? nl : end, *eq, *k, *ke, *v, *ve;
+
+		k = p;
+		p = nl ? nl + 1 : end;
+		while (k < le && (*k == ' ' || *k == '\t'))
+			k++;
+		if (k == le || *k == '#' || *k == ';' || *k == '[')
+			continue;
+		eq = memchr(k, '=', (size_t)(le - k));
+		if (eq == NULL)
+			goto bad;
+		ke = eq;
+		while (ke > k && (ke[-1] == ' ' || ke[-1] == '\t'))
+			ke--;
+		v = eq + 1;
+		while (v < le && (*v == ' ' || *v == '\t'))
+			v++;
+		ve = le;
+		while (ve > v && (ve[-1] == ' ' || ve[-1] == '\t' || ve[-1] == '\r'))
+			ve--;
+		size_t kl = (size_t)(ke - k), vl = (size_t)(ve - v);
+#define KEY(s) (kl == sizeof(s) - 1 && memcmp(k, s, kl) == 0)
+		int r = 0;
+		if (KEY("format"))
+			m->format = atoi(v);
+		else if (KEY("kind"))
+			r = set_str(&m->kind, v, vl);
+		else if (KEY("name"))
+			r = set_str(&m->name, v, vl);
+		else if (KEY("prefix"))
+			r = set_str(&m->prefix, v, vl), seen_prefix = 1;
+		else if (KEY("prompt"))
+			r = set_str(&m->prompt, v, vl);
+		else if (KEY("python_version"))
+			r = set_str(&m->python_version, v, vl);
+		else if (KEY("base_python"))
+			r = set_str(&m->base_python, v, vl);
+		else if (KEY("saved"))
+			m->saved = strtoll(v, NULL, 10);
+		else if (KEY("kpy_version"))
+			r = set_str(&m->kpy_version, v, vl);
+		else if (KEY("files"))
+			m->files = strtoll(v, NULL, 10);
+		else if (KEY("bytes"))
+			m->bytes = strtoll(v, NULL, 10);
+#undef KEY
+		if (r < 0) {
+			kpy_manifest_free(m);
+			return kpy_err_set(e, KPY_EFAIL, "out of memory reading the manifest");
+		}
+	}
+	if (m->format < 1 || m->kind == NULL || !seen_prefix || m->prefix[0] != '/')
+		goto bad;
+	if (m->format > 1) {
+		kpy_manifest_free(m);
+		return kpy_err_set(e, KPY_EINVAL, "manifest format %d is newer than this kpy understands: upgrade kpy", m->format);
+	}
+	return 0;
+bad:
+	kpy_manifest_free(m);
+	return kpy_err_set(e, KPY_EDAMAGED, "its manifest (%s) is malformed", KPY_MANIFEST_PATH);
+}
+
+void kpy_manifest_free(struct kpy_manifest *m)
+{
+	free(m->kind);
+	free(m->name);
+	free(m->prefix);
+	free(m->prompt);
+	free(m->python_version);
+	free(m->base_python);
+	free(m->kpy_version);
+	memset(m, 0, sizeof(*m));
+}

@@ -1,0 +1,33 @@
+/* manifest.h: .kpy/manifest.ini, the small description that leads every archive. */
+#ifndef KPY_MANIFEST_H
+#define KPY_MANIFEST_H
+
+#include "error.h"
+
+#define KPY_MANIFEST_PATH ".kpy/manifest.ini"  /* first entry of an archive */
+#define KPY_PACKAGES_PATH ".kpy/packages"      /* *.dist-info names, one a line */
+#define KPY_RELOCATE_PATH ".kpy/relocate"      /* last entry: files mentioning prefix */
+
+/* Strings malloc'd and owned; free with kpy_manifest_free. */
+struct kpy_manifest {
+	int format;            /* 1 */
+	char *kind;            /* "venv" or "uv-cache" */
+	char *name;            /* name saved under */
+	char *prefix;          /* absolute path of the env at save time */
+	char *prompt;          /* prompt name in the activate scripts */
+	char *python_version;  /* "3.11.2" */
+	char *base_python;     /* what bin/python resolved to at save time */
+	long long saved;       /* unix time */
+	char *kpy_version;
+	long long files;       /* entries in the archive, manifest excluded */
+	long long bytes;       /* bytes of regular-file data */
+};
+
+/* Render to a malloc'd NUL-terminated text; *len gets its length. */
+char *kpy_manifest_format(const struct kpy_manifest *m, size_t *len);
+/* Parse LEN bytes of text; unknown keys are ignored. */
+int kpy_manifest_parse(const char *text, size_t len, struct kpy_manifest *m,
+		       struct kpy_err *e);
+void kpy_manifest_free(struct kpy_manifest *m);
+
+#endif

@@ -1,0 +1,213 @@
+/* store.c: the pipdir: valid names, archive paths, listing and removing saved archives. */
+#include "autoconfig.h"
+#include "store.h"
+#include "archive.h"
+#include "tree.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define SUFFIX ".tar.zst"
+
+int kpy_name_check(const char *name, const char *what, struct kpy_err *e)
+{
+	size_t n = name ? strlen(name) : 0;
+
+	if (n == 0)
+		return kpy_err_set(e, KPY_EINVAL, "the %s is empty: use letters, digits, '.', '_' and '-'", what);
+	if (n > KPY_NAME_MAX)
+		return kpy_err_set(e, KPY_EINVAL, "the %s '%.20s...' is %zu bytes long; the limit is %d", what, name, n, KPY_NAME_MAX);
+	if (name[0] == '-' || name[0] == '.')
+		return kpy_err_set(e, KPY_EINVAL, "the %s '%s' starts with '%c': start it with a letter, digit or '_'", what, name, name[0]);
+	for (size_t i = 0; i < n; i++) {
+		unsigned char c = (unsigned char)name[i];
+		if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+		    c == '.' || c == '_' || c == '-')
+			continue;
+		if (c < 0x20 || c >= 0x7f)
+			return kpy_err_set(e, KPY_EINVAL, "the %s contains the byte 0x%02x: use only letters, digits, '.', '_' and '-'", what, c);
+		return kpy_err_set(e, KPY_EINVAL, "the %s '%s' contains '%c': use only letters, digits, '.', '_' and '-'", what, name, c);
+	}
+	return 0;
+}
+
+char *kpy_store_dir(const char *pipdir, const char *kind)
+{
+	char *out;
+	const char *sub = strcmp(kind, KPY_KIND_UV) == 0 ? "uv_caches" : "venv_archives";
+
+	return asprintf(&out, "%s/%s", pipdir, sub) < 0 ? NULL : out;
+}
+
+char *kpy_store_path(const char *pipdir, const char *kind, const char *name)
+{
+	char *dir = kpy_store_dir(pipdir, kind), *out = NULL;
+
+	if (dir != NULL && asprintf(&out, "%s/%s" SUFFIX, dir, name) < 0)
+		out = NULL;
+	free(dir);
+	return out;
+}
+
+static int check_dir(const char *path, const char *what, int writable, int create,
+		     struct kpy_err *e)
+{
+	struct stat st;
+
+	if (stat(path, &st) < 0) {
+		if (errno == ENOENT && create)
+			return kpy_mkdirs(path, 0755, e);
+		if (errno == ENOENT)
+			return kpy_err_set(e, KPY_ENOENT, "%s %s does not exist: create it, or set another with 'kpy config pipdir PATH'", what, path);
+		return kpy_err_sys(e, errno, "cannot use %s %s", what, path);
+	}
+	if (!S_ISDIR(st.st_mode))
+		return kpy_err_set(e, KPY_EINVAL, "%s %s is not a directory: move it away, or set another with 'kpy config pipdir PATH'", what, path);
+	if (writable && access(path, W_OK | X_OK) < 0)
+		return kpy_err_set(e, KPY_EFAIL, "%s %s is not writable by you: fix its permissions, or set another with 'kpy config pipdir PATH'", what, path);
+	if (!writable && access(path, R_OK | X_OK) < 0)
+		return kpy_err_set(e, KPY_EFAIL, "%s %s is not readable by you: fix its permissions, or set another with 'kpy config pipdir PATH'", what, path);
+	return 0;
+}
+
+int kpy_store_check(const char *pipdir, const char *kind, int writable, int create,
+		    struct kpy_err *e)
+{
+	char *dir;
+	int rv;
+
+	if (check_dir(pipdir, "pipdir", writable, create, e) < 0)
+		return -1;
+	if ((dir = kpy_store_dir(pipdir, kind)) == NULL)
+		return kpy_err_set(e, KPY_EFAIL, "out of memory");
+	rv = check_dir(dir, "archive directory", writable, create, e);
+	free(dir);
+	return rv;
+}
+
+static int by_name(const void *a, const void *b)
+{
+	return strcmp(((const struct kpy_saved *)a)->name, ((const struct kpy_saved *)b)->name);
+}
+
+int kpy_store_list(const char *pipdir, const char *kind, struct kpy_saved **out,
+		   size_t *n, struct kpy_err *e)
+{
+	char *dir = kpy_store_dir(pipdir, kind);
+	struct kpy_saved *v = NULL;
+	size_t cnt = 0, cap = 0;
+	struct dirent *de;
+	DIR *d;
+
+	*out = NULL;
+	*n = 0;
+	if (dir == NULL)
+		return kpy_err_set(e, KPY_EFAIL, "out of memory");
+	if ((d = opendir(dir)) == NULL) {
+		int err = errno;
+		if (err != ENOENT)
+			kpy_err_sys(e, err, "cannot list saved environments in %s", dir);
+		free(dir);
+		return err == ENOENT ? 0 : -1;
+	}
+	while ((de = readdir(d)) != NULL) {
+		size_t l = strlen(de->d_name);
+		struct kpy_err ignore = KPY_ERR_INIT;
+		struct stat st;
+		char *path;
+
+		if (l <= strlen(SUFFIX) || strcmp(de->d_name + l - strlen(SUFFIX), SUFFIX) != 0)
+			continue;
+		if (cnt == cap) {
+			struct kpy_saved *nv = realloc(v, (cap = cap ? cap * 2 : 16) * sizeof(*v));
+			if (nv == NULL)
+				break;
+			v = nv;
+		}
+		memset(&v[cnt], 0, sizeof(v[cnt]));
+		v[cnt].name = strndup(de->d_name, l - strlen(SUFFIX));
+		if (v[cnt].name == NULL || kpy_name_check(v[cnt].name, "name", &ignore) < 0) {
+			free(v[cnt].name);
+			continue; /* temporary files and foreign names are not saved envs */
+		}
+		if (asprintf(&path, "%s/%s", dir, de->d_name) < 0)
+			break;
+		if (stat(path, &st) == 0)
+			v[cnt].size = st.st_size;
+		if (kpy_archive_manifest(path, &v[cnt].m, &ignore) < 0)
+			v[cnt].damaged = 1;
+		free(path);
+		cnt++;
+	}
+	closedir(d);
+	free(dir);
+	if (cnt > 0)
+		qsort(v, cnt, sizeof(*v), by_name);
+	*out = v;
+	*n = cnt;
+	return 0;
+}
+
+void kpy_saved_free(struct kpy_saved *v, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		free(v[i].name);
+		kpy_manifest_free(&v[i].m);
+	}
+	free(v);
+}
+
+/* ", " joined names of saved archives, or "none"; malloc'd. */
+static char *saved_names(const char *pipdir, const char *kind)
+{
+	struct kpy_err ignore = KPY_ERR_INIT;
+	struct kpy_saved *v;
+	size_t n, len = 0;
+	char *s;
+
+	if (kpy_store_list(pipdir, kind, &v, &n, &ignore) < 0 || n == 0)
+		return strdup("none");
+	for (size_t i = 0; i < n; i++)
+		len += strlen(v[i].name) + 2;
+	if ((s = malloc(len + 1)) != NULL) {
+		s[0] = '\0';
+		for (size_t i = 0; i < n; i++) {
+			if (i)
+				strcat(s, ", ");
+			strcat(s, v[i].name);
+		}
+	}
+	kpy_saved_free(v, n);
+	return s;
+}
+
+int kpy_store_missing(const char *pipdir, const char *kind, const char *name,
+		      struct kpy_err *e)
+{
+	char *names = saved_names(pipdir, kind);
+	kpy_err_set(e, KPY_ENOENT, "no saved environment named '%s' in %s; saved: %s",
+		    name, pipdir, names ? names : "none");
+	free(names);
+	return -1;
+}
+
+int kpy_store_rm(const char *pipdir, const char *kind, const char *name, struct kpy_err *e)
+{
+	char *path;
+	int rv = 0;
+
+	if (kpy_name_check(name, "environment name", e) < 0)
+		return -1;
+	if ((path = kpy_store_path(pipdir, kind, name)) == NULL)
+		return kpy_err_set(e, KPY_EFAIL, "out of memory");
+	if (unlink(path) < 0)
+		rv = errno == ENOENT ? kpy_store_missing(pipdir, kind, name, e)
+				     : kpy_err_sys(e, errno, "cannot remove %s", path);
+	free(path);
+	return rv;
+}

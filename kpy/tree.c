@@ -1,0 +1,104 @@
+/* tree.c: removing and making directory trees without following symlinks. */
+#include "autoconfig.h"
+#include "tree.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+/* Empty the directory open at FD (which this function closes). DEPTH bounds recursion. */
+static int empty_dir(int fd, const char *top, int depth, struct kpy_err *e)
+{
+	DIR *d;
+	struct dirent *de;
+	int rv = -1;
+
+	if (depth > 256) {
+		close(fd);
+		return kpy_err_set(e, KPY_EFAIL, "cannot remove %s: directories nested too deeply", top);
+	}
+	d = fdopendir(fd);
+	if (d == NULL) {
+		close(fd);
+		return kpy_err_sys(e, errno, "cannot remove %s", top);
+	}
+	while ((errno = 0, de = readdir(d)) != NULL) {
+		int sub;
+
+		if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
+			continue;
+		if (unlinkat(dirfd(d), de->d_name, 0) == 0)
+			continue;
+		if (errno != EISDIR && errno != EPERM)
+			goto sys;
+		/* a directory: open it without following a symlink swapped in meanwhile */
+		sub = openat(dirfd(d), de->d_name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+		if (sub < 0)
+			goto sys;
+		if (empty_dir(sub, top, depth + 1, e) < 0)
+			goto fail;
+		if (unlinkat(dirfd(d), de->d_name, AT_REMOVEDIR) < 0)
+			goto sys;
+	}
+	if (errno != 0)
+		goto sys;
+	rv = 0;
+	goto fail;
+sys:
+	kpy_err_sys(e, errno, "cannot remove %s", top);
+fail:
+	closedir(d);
+	return rv;
+}
+
+int kpy_rmtree(const char *path, struct kpy_err *e)
+{
+	struct stat st;
+	int fd;
+
+	if (lstat(path, &st) < 0)
+		return errno == ENOENT ? 0 : kpy_err_sys(e, errno, "cannot remove %s", path);
+	if (!S_ISDIR(st.st_mode)) {
+		if (unlink(path) < 0 && errno != ENOENT)
+			return kpy_err_sys(e, errno, "cannot remove %s", path);
+		return 0;
+	}
+	fd = open(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0)
+		return kpy_err_sys(e, errno, "cannot remove %s", path);
+	if (empty_dir(fd, path, 0, e) < 0)
+		return -1;
+	if (rmdir(path) < 0 && errno != ENOENT)
+		return kpy_err_sys(e, errno, "cannot remove %s", path);
+	return 0;
+}
+
+int kpy_mkdirs(const char *path, int mode, struct kpy_err *e)
+{
+	char buf[PATH_MAX];
+	size_t n = strlen(path);
+
+	if (n == 0 || n >= sizeof(buf))
+		return kpy_err_set(e, KPY_EINVAL, "cannot make directory '%s': bad path", path);
+	memcpy(buf, path, n + 1);
+	for (char *p = buf + 1; ; p++) {
+		if (*p != '/' && *p != '\0')
+			continue;
+		char c = *p;
+		*p = '\0';
+		if (mkdir(buf, (mode_t)mode) < 0 && errno != EEXIST)
+			return kpy_err_sys(e, errno, "cannot make directory %s", buf);
+		*p = c;
+		if (c == '\0')
+			break;
+	}
+	struct stat st;
+	if (stat(path, &st) < 0 || !S_ISDIR(st.st_mode))
+		return kpy_err_set(e, KPY_EFAIL, "%s exists and is not a directory: remove it or choose another path", path);
+	return 0;
+}

@@ -1,0 +1,13 @@
+/* tree.h: directory helpers that never follow symlinks. */
+#ifndef KPY_TREE_H
+#define KPY_TREE_H
+
+#include "error.h"
+
+/* Remove PATH and everything under it without following symlinks anywhere below
+ * PATH (symlinks are unlinked, not followed). PATH missing is success. */
+int kpy_rmtree(const char *path, struct kpy_err *e);
+/* mkdir -p with MODE for the directories it makes. */
+int kpy_mkdirs(const char *path, int mode, struct kpy_err *e);
+
+#endif

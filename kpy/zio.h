@@ -1,0 +1,35 @@
+/* zio.h: zstd streams (frame checksums on) under libarchive's tar reader and writer. */
+#ifndef KPY_ZIO_H
+#define KPY_ZIO_H
+
+#include <archive.h>
+#include "error.h"
+
+/* Writer: libarchive writes tar bytes, zio compresses them into FD. */
+struct kpy_zw;
+/* Open A (a fresh archive_write with its format set) onto FD. The zw is owned by A
+ * and freed by archive_write_free; FD stays the caller's. */
+int kpy_zw_open(struct archive *a, int fd, int level, int threads, struct kpy_err *e);
+
+/* Reader: zio decompresses FD, libarchive reads tar from it. */
+struct kpy_zr {
+	int fd;
+	void *dctx;
+	void *in, *out;
+	size_t in_size, out_size;
+	size_t in_pos, in_len;
+	int eof;           /* input exhausted */
+	size_t pending;    /* last ZSTD_decompressStream hint: 0 at a frame end */
+	int damaged;       /* the zstd stream is corrupt or truncated */
+	char why[256];     /* what zstd said */
+	unsigned long long in_total;
+};
+/* Open A (an archive_read with formats set) on FD. ZR is caller storage that must
+ * outlive A; call kpy_zr_close after archive_read_free. */
+int kpy_zr_open(struct archive *a, struct kpy_zr *zr, int fd, struct kpy_err *e);
+void kpy_zr_close(struct kpy_zr *zr);
+/* Decompress whatever libarchive left unread (padding after the tar end), so that a
+ * truncated stream or a bad frame checksum is noticed; -1 and zr->damaged if so. */
+int kpy_zr_drain(struct archive *a, struct kpy_zr *zr);
+
+#endif

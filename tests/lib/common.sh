@@ -1,0 +1,52 @@
+# common.sh: sourced by the shell tests. TAP output, a scratch directory, real venvs.
+# Needs KPY (the kpy binary) and KPY_SRCDIR, which `make check` sets.
+set -u
+: "${KPY:?run through make check, or set KPY to the kpy binary}"
+: "${KPY_SRCDIR:?run through make check, or set KPY_SRCDIR to the source tree}"
+# A base interpreter every user can reach (not a per-user pyenv/conda one).
+KPY_TEST_PYTHON=${KPY_TEST_PYTHON:-/usr/bin/python3}
+export PATH="/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin"
+unset VIRTUAL_ENV PYTHONHOME PYTHONPATH SLURM_TMPDIR SLURM_JOB_ID KPY_PIPDIR \
+	PIP_INDEX_URL PIP_FIND_LINKS PIP_NO_INDEX 2>/dev/null || true
+
+_tap_n=0
+_tap_failed=0
+# ok DESCRIPTION COMMAND...: run COMMAND; one TAP line; keeps going on failure.
+ok() {
+	local desc=$1; shift
+	_tap_n=$((_tap_n + 1))
+	if "$@"; then
+		echo "ok $_tap_n - $desc"
+	else
+		echo "not ok $_tap_n - $desc"
+		_tap_failed=$((_tap_failed + 1))
+	fi
+}
+skip_all() { echo "1..0 # SKIP $*"; exit 0; }
+done_testing() { echo "1..$_tap_n"; [ "$_tap_failed" -eq 0 ]; }
+diag() { printf '# %s\n' "$*"; }
+
+# A scratch directory removed at exit; HOME and XDG dirs point inside it.
+T=$(mktemp -d "${TMPDIR:-/tmp}/kpy-test.XXXXXX")
+chmod 0755 "$T"
+_cleanup_fns=""
+at_exit() { _cleanup_fns="$1; $_cleanup_fns"; }
+trap 'eval "$_cleanup_fns"; rm -rf "$T"' EXIT
+export HOME="$T/home" XDG_CONFIG_HOME="$T/home/.config" XDG_DATA_HOME="$T/home/.local/share"
+export TMPDIR="$T/tmp" KPY_SITE_CONFIG="$T/site-kpy.conf"
+mkdir -p "$HOME" "$TMPDIR"
+
+# mkwheel DIR NAME [VERSION]: build a small wheel with a console script NAME.
+mkwheel() { "$KPY_TEST_PYTHON" "$KPY_SRCDIR/tests/lib/mkwheel.py" "$@"; }
+
+# expect_fail CODE PATTERN COMMAND...: COMMAND exits CODE and its stderr matches PATTERN.
+expect_fail() {
+	local code=$1 pat=$2 rc; shift 2
+	"$@" > "$T/out" 2> "$T/err"; rc=$?
+	if [ "$rc" -ne "$code" ]; then
+		diag "expected exit $code, got $rc from: $*"; sed 's/^/#   /' "$T/err"; return 1
+	fi
+	if ! grep -Eq -- "$pat" "$T/err"; then
+		diag "stderr of '$*' does not match '$pat':"; sed 's/^/#   /' "$T/err"; return 1
+	fi
+}
