@@ -529,7 +529,7 @@ int kpy_archive_save(const char *src_in, const char *dest, const struct kpy_save
 	struct saver s = { 0 };
 	struct walk w = { 0 };
 	char src[PATH_MAX], tmp[PATH_MAX], cfgpath[PATH_MAX], meta[PATH_MAX];
-	char *cfg = NULL, *mtext = NULL, *pkgs = NULL, *reloc = NULL;
+	char *cfg = NULL, *mtext = NULL, *pkgs = NULL, *reloc = NULL, *old_prompt = NULL;
 	size_t mlen, plen, rlen;
 	int fd = -1, rv = -1, rootfd;
 	const char *kind = o->kind ? o->kind : KPY_KIND_VENV;
@@ -565,14 +565,16 @@ int kpy_archive_save(const char *src_in, const char *dest, const struct kpy_save
 	m.saved = (long long)time(NULL);
 	m.kpy_version = (char *)PACKAGE_VERSION;
 	if (venv) {
-		m.prompt = venv_prompt(src, cfg);
+		/* the archived activate scripts carry the saved name as their prompt */
+		old_prompt = venv_prompt(src, cfg);
+		m.prompt = (char *)o->name;
 		m.python_version = cfg_value(cfg, "version");
 		if (m.python_version == NULL)
 			m.python_version = cfg_value(cfg, "version_info");
 		m.base_python = venv_base_python(src, cfg);
 	}
 	s.prompt.old_prefix = s.prompt.new_prefix = src;
-	s.prompt.old_prompt = m.prompt;
+	s.prompt.old_prompt = old_prompt;
 	s.prompt.new_prompt = o->name;
 
 	if ((rootfd = open(src, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0) {
@@ -699,7 +701,7 @@ out:
 	free(pkgs);
 	free(reloc);
 	free(cfg);
-	free(m.prompt);
+	free(old_prompt);
 	free(m.python_version);
 	free(m.base_python);
 	return rv;

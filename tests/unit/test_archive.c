@@ -1,0 +1,355 @@
+/* test_archive.c: kpy/archive.c: save/restore round trip, atomic replace, hostile and
+ * damaged archives refused with nothing written outside and nothing left behind. */
+#include "helpers.h"
+#include <archive.h>
+#include <archive_entry.h>
+#include <dirent.h>
+#include "archive.h"
+#include "manifest.h"
+#include "zio.h"
+
+static char *d;
+static char src[PATH_MAX];
+
+/* A small fake venv at D/src: enough for save and restore (bin/python -> real python). */
+static void make_env(void)
+{
+	char p[PATH_MAX];
+	struct kpy_err e = KPY_ERR_INIT;
+
+	d = mk_tmpdir();
+	PATHF(src, "%s/src", d);
+	PATHF(p, "%s/bin", src);
+	cr_assert_eq(kpy_mkdirs(p, 0755, &e), 0);
+	PATHF(p, "%s/lib/python3.11/site-packages/demo-1.0.dist-info", src);
+	cr_assert_eq(kpy_mkdirs(p, 0755, &e), 0);
+	PATHF(p, "%s/pyvenv.cfg", src);
+	put(p, "home = /usr/bin\nversion = 3.11.2\nexecutable = /usr/bin/python3\n", 0644);
+	PATHF(p, "%s/bin/python", src);
+	cr_assert_eq(symlink("/usr/bin/python3", p), 0);
+	PATHF(p, "%s/bin/activate", src);
+	char act[PATH_MAX * 2];
+	PATHF(act, "VIRTUAL_ENV=%s\nexport VIRTUAL_ENV\nPS1='(src) '\"${PS1:-}\"\nVIRTUAL_ENV_PROMPT='(src) '\n", src);
+	put(p, act, 0644);
+	PATHF(p, "%s/bin/tool", src);
+	PATHF(act, "#!%s/bin/python\nprint('tool')\n", src);
+	put(p, act, 0755);
+	PATHF(p, "%s/lib/python3.11/site-packages/demo.pth", src);
+	PATHF(act, "%s/extra\n", src);
+	put(p, act, 0644);
+	PATHF(p, "%s/lib/python3.11/site-packages/blob.bin", src);
+	put(p, "binary\0", 0600);
+	PATHF(p, "%s/lib/python3.11/site-packages/abs-link", src);
+	PATHF(act, "%s/pyvenv.cfg", src);
+	cr_assert_eq(symlink(act, p), 0);
+	PATHF(p, "%s/lib64", src);
+	cr_assert_eq(symlink("lib", p), 0);
+	PATHF(p, "%s/bin/tool", src);
+	struct timespec ts[2] = { { 1500000000, 0 }, { 1500000000, 0 } };
+	utimensat(AT_FDCWD, p, ts, AT_SYMLINK_NOFOLLOW);
+}
+
+static void cleanup(void)
+{
+	rm_tmpdir(d);
+}
+
+TestSuite(archive, .init = make_env, .fini = cleanup);
+
+static int save(const char *dest, const char *name, int force, struct kpy_err *e)
+{
+	struct kpy_save_opts o = { .name = name, .force = force, .level = 3, .threads = 1 };
+	return kpy_archive_save(src, dest, &o, e);
+}
+
+/* Number of entries in DIR whose name starts with PREFIX. */
+static int count(const char *dir, const char *prefix)
+{
+	DIR *dd = opendir(dir);
+	struct dirent *de;
+	int n = 0;
+
+	while (dd && (de = readdir(dd)) != NULL)
+		if (strncmp(de->d_name, prefix, strlen(prefix)) == 0)
+			n++;
+	if (dd)
+		closedir(dd);
+	return n;
+}
+
+Test(archive, round_trip_relocates)
+{
+	struct kpy_err e = KPY_ERR_INIT;
+	struct kpy_manifest m;
+	char a[PATH_MAX], dst[PATH_MAX], p[PATH_MAX], want[PATH_MAX * 2], *t;
+	struct stat st;
+
+	PATHF(a, "%s/demo.tar.zst", d);
+	cr_assert_eq(save(a, "demo", 0, &e), 0, "%s", e.msg);
+	cr_assert_eq(kpy_archive_manifest(a, &m, &e), 0, "%s", e.msg);
+	cr_assert_str_eq(m.prefix, src);
+	cr_assert_str_eq(m.prompt, "demo", "the live prompt was src, the archive's is the saved name");
+	cr_assert_str_eq(m.python_version, "3.11.2");
+	cr_assert_str_eq(m.base_python, "/usr/bin/python3.11");
+	cr_assert_eq(m.files, 13);
+	kpy_manifest_free(&m);
+
+	/* the live env: prompt renamed, kpy metadata added, the rest unchanged */
+	PATHF(p, "%s/bin/activate", src);
+	t = get(p);
+	cr_assert(strstr(t, "(demo)") != NULL && strstr(t, "(src)") == NULL, "%s", t);
+	free(t);
+	PATHF(p, "%s/.kpy/packages", src);
+	t = get(p);
+	cr_assert_str_eq(t, "demo-1.0.dist-info\n");
+	free(t);
+
+	PATHF(dst, "%s/elsewhere/deeper/env", d);
+	PATHF(p, "%s/elsewhere/deeper", d);
+	cr_assert_eq(kpy_mkdirs(p, 0755, &e), 0);
+	cr_assert_eq(kpy_archive_restore(a, dst, "other", &m, &e), 0, "%s", e.msg);
+	kpy_manifest_free(&m);
+	PATHF(p, "%s/bin/tool", dst);
+	t = get(p);
+	PATHF(want, "#!%s/bin/python\nprint('tool')\n", dst);
+	cr_assert_str_eq(t, want);
+	free(t);
+	stat(p, &st);
+	cr_assert_eq(st.st_mtime, 1500000000, "mtime kept through relocation");
+	cr_assert_eq(st.st_mode & 0777, 0755);
+	PATHF(p, "%s/lib/python3.11/site-packages/blob.bin", dst);
+	stat(p, &st);
+	cr_assert_eq(st.st_mode & 0777, 0600);
+	PATHF(p, "%s/lib/python3.11/site-packages/demo.pth", dst);
+	t = get(p);
+	PATHF(want, "%s/extra\n", dst);
+	cr_assert_str_eq(t, want);
+	free(t);
+	PATHF(p, "%s/bin/activate", dst);
+	t = get(p);
+	cr_assert(strstr(t, dst) != NULL && strstr(t, "(other)") != NULL && strstr(t, src) == NULL, "%s", t);
+	free(t);
+	char link[PATH_MAX];
+	PATHF(p, "%s/lib/python3.11/site-packages/abs-link", dst);
+	ssize_t n = readlink(p, link, sizeof(link) - 1);
+	link[n > 0 ? n : 0] = '\0';
+	PATHF(want, "%s/pyvenv.cfg", dst);
+	cr_assert_str_eq(link, want);
+	PATHF(p, "%s/lib64", dst);
+	n = readlink(p, link, sizeof(link) - 1);
+	link[n > 0 ? n : 0] = '\0';
+	cr_assert_str_eq(link, "lib");
+	PATHF(p, "%s/elsewhere/deeper", d);
+	cr_assert_eq(count(p, "."), 2, "only . and .. : no temporary left");
+
+	kpy_err_clear(&e);
+	cr_assert_eq(kpy_archive_restore(a, dst, NULL, NULL, &e), -1);
+	cr_assert_eq(e.code, KPY_EEXIST);
+}
+
+Test(archive, save_needs_force_and_replaces_atomically)
+{
+	struct kpy_err e = KPY_ERR_INIT;
+	struct kpy_manifest m;
+	char a[PATH_MAX];
+	struct stat st1, st2;
+
+	PATHF(a, "%s/demo.tar.zst", d);
+	cr_assert_eq(save(a, "demo", 0, &e), 0, "%s", e.msg);
+	stat(a, &st1);
+	cr_assert_eq(save(a, "demo", 0, &e), -1);
+	cr_assert_eq(e.code, KPY_EEXIST);
+	cr_assert(strstr(e.msg, "kpy save -f demo") != NULL, "%s", e.msg);
+	stat(a, &st2);
+	cr_assert_eq(st1.st_ino, st2.st_ino, "refused save left the archive alone");
+	kpy_err_clear(&e);
+	cr_assert_eq(save(a, "demo", 1, &e), 0, "%s", e.msg);
+	stat(a, &st2);
+	cr_assert_neq(st1.st_ino, st2.st_ino, "replaced by rename");
+	cr_assert_eq(kpy_archive_manifest(a, &m, &e), 0);
+	kpy_manifest_free(&m);
+	cr_assert_eq(count(d, ".demo"), 0, "no temporary left beside the archive");
+}
+
+Test(archive, not_a_venv)
+{
+	struct kpy_err e = KPY_ERR_INIT;
+	char a[PATH_MAX], p[PATH_MAX];
+
+	PATHF(p, "%s/pyvenv.cfg", src);
+	unlink(p);
+	PATHF(a, "%s/demo.tar.zst", d);
+	cr_assert_eq(save(a, "demo", 0, &e), -1);
+	cr_assert(strstr(e.msg, "not a virtual environment"), "%s", e.msg);
+	cr_assert(!exists(a));
+}
+
+/* ---- hostile and damaged archives ---- */
+
+struct ent {
+	const char *name;
+	int type;
+	const char *data;   /* file data, or symlink/hardlink target */
+	int hard;
+};
+
+static void forge(const char *path, const char *prefix, const struct ent *v, size_t n, int with_reloc)
+{
+	struct kpy_err e = KPY_ERR_INIT;
+	struct archive *a = archive_write_new();
+	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+	char man[512];
+
+	archive_write_set_format_pax_restricted(a);
+	cr_assert_eq(kpy_zw_open(a, fd, 1, 1, &e), 0);
+	PATHF(man, "format = 1\nkind = venv\nprefix = %s\nfiles = %zu\n", prefix, n);
+	struct ent head = { ".kpy/manifest.ini", AE_IFREG, man, 0 };
+	struct ent tail = { ".kpy/relocate", AE_IFREG, "", 0 };
+	for (size_t i = 0; i < n + 2; i++) {
+		const struct ent *x = i == 0 ? &head : i == n + 1 ? &tail : &v[i - 1];
+		if (i == n + 1 && !with_reloc)
+			break;
+		struct archive_entry *ae = archive_entry_new();
+		archive_entry_set_pathname(ae, x->name);
+		archive_entry_set_filetype(ae, (unsigned)x->type);
+		archive_entry_set_perm(ae, 0644);
+		if (x->hard) {
+			archive_entry_set_hardlink(ae, x->data);
+			archive_entry_set_size(ae, 0);
+		} else if (x->type == AE_IFLNK) {
+			archive_entry_set_symlink(ae, x->data);
+		} else if (x->type == AE_IFREG) {
+			archive_entry_set_size(ae, (la_int64_t)strlen(x->data));
+		}
+		cr_assert_eq(archive_write_header(a, ae), ARCHIVE_OK, "%s", archive_error_string(a));
+		if (x->type == AE_IFREG && !x->hard && strlen(x->data))
+			archive_write_data(a, x->data, strlen(x->data));
+		archive_entry_free(ae);
+	}
+	archive_write_close(a);
+	archive_write_free(a);
+	close(fd);
+}
+
+static void refused(const struct ent *v, size_t n, const char *what)
+{
+	struct kpy_err e = KPY_ERR_INIT;
+	char a[PATH_MAX], dst[PATH_MAX], outside[PATH_MAX], p[PATH_MAX];
+
+	PATHF(outside, "%s/outside", d);
+	mkdir(outside, 0755);
+	PATHF(p, "%s/outside/secret", d);
+	put(p, "secret", 0644);
+	PATHF(a, "%s/evil.tar.zst", d);
+	forge(a, "/old/env", v, n, 1);
+	PATHF(p, "%s/restore", d);
+	mkdir(p, 0755);
+	PATHF(dst, "%s/restore/env", d);
+	cr_assert_eq(kpy_archive_restore(a, dst, NULL, NULL, &e), -1, "%s was accepted", what);
+	cr_assert_eq(e.code, KPY_EDAMAGED, "%s: %s", what, e.msg);
+	cr_assert(strstr(e.msg, a) != NULL, "names the archive: %s", e.msg);
+	cr_assert(!exists(dst), "%s: target left behind", what);
+	cr_assert_eq(count(p, "."), 2, "%s: temporary left behind", what);
+	PATHF(p, "%s/outside/secret", d);
+	char *t = get(p);
+	cr_assert_str_eq(t, "secret", "%s: wrote outside", what);
+	free(t);
+	cr_assert_eq(count(outside, ""), 3, "%s: a file appeared outside", what);
+}
+
+Test(archive, absolute_name_refused)
+{
+	char p[PATH_MAX];
+	PATHF(p, "%s/outside/new", d);
+	struct ent v[] = { { p, AE_IFREG, "x", 0 } };
+	refused(v, 1, "absolute name");
+}
+
+Test(archive, dotdot_refused)
+{
+	struct ent v[] = { { "bin/../../../outside/new", AE_IFREG, "x", 0 } };
+	refused(v, 1, "..");
+}
+
+Test(archive, write_through_symlink_refused)
+{
+	char p[PATH_MAX];
+	PATHF(p, "%s/outside", d);
+	struct ent v[] = { { "escape", AE_IFLNK, p, 0 }, { "escape/new", AE_IFREG, "x", 0 } };
+	refused(v, 2, "symlink then a path through it");
+}
+
+Test(archive, hardlink_outside_refused)
+{
+	char p[PATH_MAX];
+	PATHF(p, "%s/outside/secret", d);
+	struct ent v[] = { { "grab", AE_IFREG, p, 1 } };
+	refused(v, 1, "hardlink to an outside path");
+	struct ent w[] = { { "grab", AE_IFREG, "../../outside/secret", 1 } };
+	refused(w, 1, "hardlink with ..");
+}
+
+Test(archive, device_refused)
+{
+	struct ent v[] = { { "dev", AE_IFCHR, "", 0 } };
+	refused(v, 1, "a device node");
+}
+
+Test(archive, truncated_and_corrupt_refused)
+{
+	struct kpy_err e = KPY_ERR_INIT;
+	char a[PATH_MAX], dst[PATH_MAX], p[PATH_MAX];
+	struct stat st;
+
+	PATHF(a, "%s/demo.tar.zst", d);
+	cr_assert_eq(save(a, "demo", 0, &e), 0, "%s", e.msg);
+	stat(a, &st);
+	PATHF(p, "%s/restore", d);
+	mkdir(p, 0755);
+	PATHF(dst, "%s/restore/env", d);
+	for (off_t cut = st.st_size - 1; cut > 0; cut = cut * 2 / 3) {
+		char t[PATH_MAX], cmd[PATH_MAX * 3];
+		PATHF(t, "%s/cut.tar.zst", d);
+		PATHF(cmd, "head -c %lld '%s' > '%s'", (long long)cut, a, t);
+		cr_assert_eq(system(cmd), 0);
+		kpy_err_clear(&e);
+		cr_assert_eq(kpy_archive_restore(t, dst, NULL, NULL, &e), -1, "cut at %lld accepted", (long long)cut);
+		cr_assert(e.code == KPY_EDAMAGED, "cut at %lld: %s", (long long)cut, e.msg);
+		cr_assert(strstr(e.msg, "damaged") != NULL);
+		cr_assert(!exists(dst));
+		cr_assert_eq(count(p, "."), 2);
+	}
+	/* an archive whose last entry (.kpy/relocate) is missing is incomplete */
+	struct ent v[] = { { "x", AE_IFREG, "x", 0 } };
+	forge(a, "/old/env", v, 1, 0);
+	kpy_err_clear(&e);
+	cr_assert_eq(kpy_archive_restore(a, dst, NULL, NULL, &e), -1);
+	cr_assert_eq(e.code, KPY_EDAMAGED, "%s", e.msg);
+	/* not zstd at all */
+	put(a, "just text", 0644);
+	kpy_err_clear(&e);
+	cr_assert_eq(kpy_archive_restore(a, dst, NULL, NULL, &e), -1);
+	cr_assert_eq(e.code, KPY_EDAMAGED, "%s", e.msg);
+	kpy_err_clear(&e);
+	cr_assert_eq(kpy_archive_manifest(a, NULL, &e) == 0 ? 0 : e.code, KPY_EDAMAGED);
+}
+
+Test(archive, missing_base_python_is_named)
+{
+	struct kpy_err e = KPY_ERR_INIT;
+	char a[PATH_MAX], dst[PATH_MAX], p[PATH_MAX];
+
+	PATHF(p, "%s/bin/python", src);
+	unlink(p);
+	cr_assert_eq(symlink("/nonexistent/python3.99", p), 0);
+	PATHF(p, "%s/pyvenv.cfg", src);
+	put(p, "home = /nonexistent\nversion = 3.99.0\nexecutable = /nonexistent/python3.99\n", 0644);
+	PATHF(a, "%s/demo.tar.zst", d);
+	cr_assert_eq(save(a, "demo", 0, &e), 0, "%s", e.msg);
+	PATHF(dst, "%s/env", d);
+	cr_assert_eq(kpy_archive_restore(a, dst, NULL, NULL, &e), -1);
+	cr_assert_eq(e.code, KPY_ENOPYTHON);
+	cr_assert(strstr(e.msg, "/nonexistent/python3.99") != NULL, "%s", e.msg);
+	cr_assert(strstr(e.msg, "module load") != NULL, "%s", e.msg);
+	cr_assert(!exists(dst));
+}

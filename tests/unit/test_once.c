@@ -1,0 +1,70 @@
+/* test_once.c: kpy/once.c: concurrent restorers restore exactly once. */
+#include "helpers.h"
+#include <sys/wait.h>
+#include "archive.h"
+#include "once.h"
+
+Test(once, many_processes_one_restore, .timeout = 60)
+{
+	struct kpy_err e = KPY_ERR_INIT;
+	struct kpy_save_opts o = { .name = "x", .level = 1, .threads = 1 };
+	char *d = mk_tmpdir(), src[PATH_MAX], a[PATH_MAX], dst[PATH_MAX], p[PATH_MAX];
+	int restored_total = 0;
+
+	PATHF(src, "%s/src", d);
+	mkdir(src, 0755);
+	for (int i = 0; i < 200; i++) {
+		PATHF(p, "%s/f%03d", src, i);
+		put(p, "some content that takes a moment to write\n", 0644);
+	}
+	PATHF(a, "%s/x.tar.zst", d);
+	o.kind = "uv-cache"; /* a plain directory: no venv checks */
+	cr_assert_eq(kpy_archive_save(src, a, &o, &e), 0, "%s", e.msg);
+	PATHF(dst, "%s/job/kpy", d);
+	cr_assert_eq(kpy_mkdirs(dst, 0755, &e), 0);
+	PATHF(dst, "%s/job/kpy/x", d);
+
+	int fds[8][2];
+	pid_t pids[8];
+	for (int i = 0; i < 8; i++) {
+		cr_assert_eq(pipe(fds[i]), 0);
+		if ((pids[i] = fork()) == 0) {
+			struct kpy_err ce = KPY_ERR_INIT;
+			int r = 0;
+			char c = kpy_restore_once(a, dst, &r, &ce) == 0 ? (char)('0' + r) : 'E';
+			(void)!write(fds[i][1], &c, 1);
+			_exit(0);
+		}
+		close(fds[i][1]);
+	}
+	for (int i = 0; i < 8; i++) {
+		char c = '?';
+		cr_assert_eq(read(fds[i][0], &c, 1), 1);
+		cr_assert(c == '0' || c == '1', "child %d failed", i);
+		restored_total += c == '1';
+		close(fds[i][0]);
+		waitpid(pids[i], NULL, 0);
+	}
+	cr_assert_eq(restored_total, 1, "restored %d times", restored_total);
+	PATHF(p, "%s/f199", dst);
+	cr_assert(exists(p));
+	int r = 5;
+	cr_assert_eq(kpy_restore_once(a, dst, &r, &e), 0);
+	cr_assert_eq(r, 0, "a later call does no work");
+	rm_tmpdir(d);
+}
+
+Test(once, failure_leaves_no_target)
+{
+	struct kpy_err e = KPY_ERR_INIT;
+	char *d = mk_tmpdir(), a[PATH_MAX], dst[PATH_MAX];
+	int r = 5;
+
+	PATHF(a, "%s/missing.tar.zst", d);
+	PATHF(dst, "%s/env", d);
+	cr_assert_eq(kpy_restore_once(a, dst, &r, &e), -1);
+	cr_assert_eq(e.code, KPY_ENOENT);
+	cr_assert_eq(r, 0);
+	cr_assert(!exists(dst));
+	rm_tmpdir(d);
+}

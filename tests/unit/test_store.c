@@ -1,0 +1,93 @@
+/* test_store.c: kpy/store.c: names, paths, checks, list and rm. */
+#include "helpers.h"
+#include "store.h"
+
+Test(store, names)
+{
+	struct kpy_err e = KPY_ERR_INIT;
+	const char *good[] = { "a", "demo", "my-env_2.0", "A1", "_x",
+		"0123456789012345678901234567890123456789012345678901234567890123" };
+	const char *bad[] = { "", "../x", "a/b", "-x", ".x", "a b", "a\nb", "é", "x;y", "..",
+		"01234567890123456789012345678901234567890123456789012345678901234" };
+
+	for (size_t i = 0; i < sizeof(good) / sizeof(*good); i++) {
+		kpy_err_clear(&e);
+		cr_assert_eq(kpy_name_check(good[i], "name", &e), 0, "%s: %s", good[i], e.msg);
+	}
+	for (size_t i = 0; i < sizeof(bad) / sizeof(*bad); i++) {
+		kpy_err_clear(&e);
+		cr_assert_eq(kpy_name_check(bad[i], "environment name", &e), -1, "'%s' accepted", bad[i]);
+		cr_assert_eq(e.code, KPY_EINVAL);
+		cr_assert(strstr(e.msg, "environment name") != NULL, "%s", e.msg);
+	}
+}
+
+Test(store, paths)
+{
+	char *p = kpy_store_path("/p", KPY_KIND_VENV, "demo"), *u = kpy_store_path("/p", KPY_KIND_UV, "c");
+
+	cr_assert_str_eq(p, "/p/venv_archives/demo.tar.zst");
+	cr_assert_str_eq(u, "/p/uv_caches/c.tar.zst");
+	free(p);
+	free(u);
+}
+
+Test(store, check_missing_and_not_a_directory)
+{
+	struct kpy_err e = KPY_ERR_INIT;
+	char *d = mk_tmpdir(), p[PATH_MAX];
+
+	PATHF(p, "%s/nope", d);
+	cr_assert_eq(kpy_store_check(p, KPY_KIND_VENV, 0, 0, &e), -1);
+	cr_assert_eq(e.code, KPY_ENOENT);
+	cr_assert(strstr(e.msg, p) && strstr(e.msg, "kpy config pipdir"), "%s", e.msg);
+	kpy_err_clear(&e);
+	cr_assert_eq(kpy_store_check(p, KPY_KIND_VENV, 1, 1, &e), 0, "%s", e.msg);
+	PATHF(p, "%s/nope/venv_archives", d);
+	cr_assert(exists(p));
+
+	PATHF(p, "%s/file", d);
+	put(p, "x", 0644);
+	kpy_err_clear(&e);
+	cr_assert_eq(kpy_store_check(p, KPY_KIND_VENV, 1, 1, &e), -1);
+	cr_assert(strstr(e.msg, "not a directory"), "%s", e.msg);
+	rm_tmpdir(d);
+}
+
+Test(store, list_and_rm)
+{
+	struct kpy_err e = KPY_ERR_INIT;
+	struct kpy_saved *v;
+	size_t n;
+	char *d = mk_tmpdir(), p[PATH_MAX];
+
+	cr_assert_eq(kpy_store_list(d, KPY_KIND_VENV, &v, &n, &e), 0, "missing store dir is empty");
+	cr_assert_eq(n, 0);
+	kpy_saved_free(v, n);
+	PATHF(p, "%s/venv_archives", d);
+	mkdir(p, 0755);
+	PATHF(p, "%s/venv_archives/b.tar.zst", d);
+	put(p, "not zstd", 0644);
+	PATHF(p, "%s/venv_archives/a.tar.zst", d);
+	put(p, "not zstd either", 0644);
+	PATHF(p, "%s/venv_archives/.a.tar.zst.XXXX12", d);
+	put(p, "temp", 0644);
+	cr_assert_eq(kpy_store_list(d, KPY_KIND_VENV, &v, &n, &e), 0);
+	cr_assert_eq(n, 2);
+	cr_assert_str_eq(v[0].name, "a");
+	cr_assert_str_eq(v[1].name, "b");
+	cr_assert(v[0].damaged && v[1].damaged);
+	kpy_saved_free(v, n);
+
+	cr_assert_eq(kpy_store_rm(d, KPY_KIND_VENV, "zzz", &e), -1);
+	cr_assert_eq(e.code, KPY_ENOENT);
+	cr_assert(strstr(e.msg, "saved: a, b") != NULL, "%s", e.msg);
+	kpy_err_clear(&e);
+	cr_assert_eq(kpy_store_rm(d, KPY_KIND_VENV, "../x", &e), -1);
+	cr_assert_eq(e.code, KPY_EINVAL);
+	kpy_err_clear(&e);
+	cr_assert_eq(kpy_store_rm(d, KPY_KIND_VENV, "a", &e), 0, "%s", e.msg);
+	PATHF(p, "%s/venv_archives/a.tar.zst", d);
+	cr_assert(!exists(p));
+	rm_tmpdir(d);
+}

@@ -1,0 +1,54 @@
+/* test_tree.c: kpy/tree.c never follows symlinks while removing. */
+#include "helpers.h"
+
+Test(tree, rmtree_does_not_follow_symlinks)
+{
+	struct kpy_err e = KPY_ERR_INIT;
+	char *d = mk_tmpdir(), p[PATH_MAX], q[PATH_MAX], outside[PATH_MAX];
+
+	PATHF(outside, "%s/outside", d);
+	mkdir(outside, 0755);
+	PATHF(p, "%s/keep", outside);
+	put(p, "precious", 0644);
+	PATHF(p, "%s/victim/a/b", d);
+	cr_assert_eq(kpy_mkdirs(p, 0755, &e), 0);
+	PATHF(p, "%s/victim/a/link", d);
+	cr_assert_eq(symlink(outside, p), 0);
+	PATHF(p, "%s/victim/a/b/file", d);
+	put(p, "x", 0644);
+	PATHF(p, "%s/victim/ro", d);
+	mkdir(p, 0755);
+	PATHF(q, "%s/victim/ro/f", d);
+	put(q, "x", 0644);
+	chmod(p, 0555);
+	PATHF(p, "%s/victim", d);
+	cr_assert_eq(kpy_rmtree(p, &e), 0, "%s", e.msg);
+	cr_assert(!exists(p));
+	PATHF(p, "%s/keep", outside);
+	cr_assert(exists(p), "a file behind a symlink was removed");
+	/* a symlink as the top is unlinked, not followed */
+	PATHF(p, "%s/toplink", d);
+	cr_assert_eq(symlink(outside, p), 0);
+	cr_assert_eq(kpy_rmtree(p, &e), 0);
+	cr_assert(!exists(p));
+	PATHF(p, "%s/keep", outside);
+	cr_assert(exists(p));
+	PATHF(p, "%s/missing", d);
+	cr_assert_eq(kpy_rmtree(p, &e), 0);
+	rm_tmpdir(d);
+}
+
+Test(tree, mkdirs)
+{
+	struct kpy_err e = KPY_ERR_INIT;
+	char *d = mk_tmpdir(), p[PATH_MAX];
+
+	PATHF(p, "%s/a/b/c", d);
+	cr_assert_eq(kpy_mkdirs(p, 0700, &e), 0);
+	cr_assert_eq(kpy_mkdirs(p, 0700, &e), 0, "existing is fine");
+	PATHF(p, "%s/f", d);
+	put(p, "", 0644);
+	PATHF(p, "%s/f/sub", d);
+	cr_assert_eq(kpy_mkdirs(p, 0700, &e), -1);
+	rm_tmpdir(d);
+}
