@@ -915,7 +915,7 @@ int kpy_archive_restore(const char *archive, const char *dest_in, const char *pr
 	char *reloc = NULL;
 	size_t rlen = 0;
 	long long files = 0;
-	int rv = -1, rc, have_tmp = 0, seen_reloc = 0;
+	int rv = -1, rc, have_tmp = 0, seen_reloc = 0, cwd = -1;
 	struct stat st;
 
 	if (dest_in[0] != '/' || strlen(dest_in) >= sizeof(dest) - 32 || strchr(dest_in, '\n'))
@@ -954,6 +954,12 @@ int kpy_archive_restore(const char *archive, const char *dest_in, const char *pr
 	have_tmp = 1;
 	chmod(tmp, 0755 & ~current_umask());
 
+	/* extract with names relative to the temporary dir: libarchive's symlink check
+	 * then walks only the entry's own components, not the whole absolute path */
+	if ((cwd = open(".", O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0 || chdir(tmp) < 0) {
+		kpy_err_sys(e, errno, "cannot enter %s", tmp);
+		goto out;
+	}
 	if ((aw = archive_write_disk_new()) == NULL) {
 		kpy_err_set(e, KPY_EFAIL, "out of memory");
 		goto out;
@@ -989,18 +995,15 @@ int kpy_archive_restore(const char *archive, const char *dest_in, const char *pr
 		}
 		if (strcmp(name, KPY_MANIFEST_PATH) != 0 && strcmp(name, KPY_PACKAGES_PATH) != 0)
 			files++;
-		snprintf(full, sizeof(full), "%s/%s", tmp, name);
-		archive_entry_set_pathname(ae, full);
+		archive_entry_set_pathname(ae, name);
 		archive_entry_set_perm(ae, archive_entry_perm(ae) & 01777);
 		if (hard != NULL) {
 			const char *h = safe_name(hard);
-			char hfull[PATH_MAX * 2];
 			if (h == NULL) {
 				damaged(&r, e, "it holds a hard link to a path outside the target");
 				goto out;
 			}
-			snprintf(hfull, sizeof(hfull), "%s/%s", tmp, h);
-			archive_entry_set_hardlink(ae, hfull);
+			archive_entry_set_hardlink(ae, h);
 		}
 		if (type == AE_IFLNK && sym != NULL && strncmp(sym, m.prefix, olen) == 0 &&
 		    (sym[olen] == '/' || sym[olen] == '\0')) {
@@ -1084,6 +1087,11 @@ int kpy_archive_restore(const char *archive, const char *dest_in, const char *pr
 out:
 	if (aw != NULL)
 		archive_write_free(aw);
+	if (cwd >= 0) {
+		if (fchdir(cwd) < 0 && rv == 0)
+			rv = kpy_err_sys(e, errno, "cannot return to the working directory");
+		close(cwd);
+	}
 	reader_close(&r);
 	if (have_tmp) {
 		struct kpy_err ignore = KPY_ERR_INIT;

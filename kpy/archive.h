@@ -23,7 +23,9 @@ int kpy_archive_save(const char *src, const char *dest, const struct kpy_save_op
 /* Restore ARCHIVE to the directory DEST, which must not exist; its parent must. The
  * archive is extracted to a temporary directory beside DEST, relocated to DEST's path
  * (and the prompt changed to PROMPT unless NULL), then renamed to DEST. On failure
- * nothing is left behind. The archive's manifest is returned in M if not NULL. */
+ * nothing is left behind. The archive's manifest is returned in M if not NULL.
+ * It changes the working directory while it extracts (and changes it back), so it
+ * must not run beside other threads that use relative paths. */
 int kpy_archive_restore(const char *archive, const char *dest, const char *prompt,
 			struct kpy_manifest *m, struct kpy_err *e);
 
