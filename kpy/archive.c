@@ -716,6 +716,17 @@ struct reader {
 	const char *path;
 };
 
+/* A write into the target failed: say so, and what to do when the disk is full. */
+static int write_failed(struct archive *aw, const char *archive, const char *dest,
+			struct kpy_err *e)
+{
+	int err = archive_errno(aw) > 0 ? archive_errno(aw) : EIO;
+
+	if (err == ENOSPC || err == EDQUOT)
+		return kpy_err_sys(e, err, "cannot restore %s into %s: free space there (or raise the quota) and try again", archive, dest);
+	return kpy_err_sys(e, err, "cannot restore %s into %s", archive, dest);
+}
+
 static int damaged(struct reader *r, struct kpy_err *e, const char *why)
 {
 	return kpy_err_set(e, KPY_EDAMAGED,
@@ -1013,7 +1024,7 @@ int kpy_archive_restore(const char *archive, const char *dest_in, const char *pr
 		}
 		if (archive_write_header(aw, ae) != ARCHIVE_OK) {
 			if (archive_errno(aw) == ENOSPC || archive_errno(aw) == EDQUOT)
-				kpy_err_sys(e, archive_errno(aw), "cannot restore %s into %s", archive, dest);
+				write_failed(aw, archive, dest, e);
 			else
 				damaged(&r, e, archive_error_string(aw) ? archive_error_string(aw) : "an entry cannot be written");
 			goto out;
@@ -1023,8 +1034,7 @@ int kpy_archive_restore(const char *archive, const char *dest_in, const char *pr
 		la_int64_t off;
 		while ((rc = archive_read_data_block(r.a, &blk, &sz, &off)) == ARCHIVE_OK) {
 			if (archive_write_data_block(aw, blk, sz, off) < ARCHIVE_OK) {
-				kpy_err_sys(e, archive_errno(aw) > 0 ? archive_errno(aw) : EIO,
-					    "cannot restore %s into %s", archive, dest);
+				write_failed(aw, archive, dest, e);
 				goto out;
 			}
 		}
@@ -1033,8 +1043,7 @@ int kpy_archive_restore(const char *archive, const char *dest_in, const char *pr
 			goto out;
 		}
 		if (archive_write_finish_entry(aw) < ARCHIVE_OK) {
-			kpy_err_sys(e, archive_errno(aw) > 0 ? archive_errno(aw) : EIO,
-				    "cannot restore %s into %s", archive, dest);
+			write_failed(aw, archive, dest, e);
 			goto out;
 		}
 	}
@@ -1071,8 +1080,7 @@ int kpy_archive_restore(const char *archive, const char *dest_in, const char *pr
 	if (strcmp(m.kind, KPY_KIND_VENV) == 0 && check_python(tmp, &m, archive, e) < 0)
 		goto out;
 	if (archive_write_close(aw) != ARCHIVE_OK) {
-		kpy_err_sys(e, archive_errno(aw) > 0 ? archive_errno(aw) : EIO,
-			    "cannot restore %s into %s", archive, dest);
+		write_failed(aw, archive, dest, e);
 		goto out;
 	}
 	if (renameat2(AT_FDCWD, tmp, AT_FDCWD, dest, RENAME_NOREPLACE) < 0) {

@@ -353,3 +353,30 @@ Test(archive, missing_base_python_is_named)
 	cr_assert(strstr(e.msg, "module load") != NULL, "%s", e.msg);
 	cr_assert(!exists(dst));
 }
+
+Test(archive, disk_full_fails_cleanly)
+{
+	struct kpy_err e = KPY_ERR_INIT;
+	char a[PATH_MAX], mnt[PATH_MAX], dst[PATH_MAX], cmd[PATH_MAX * 2];
+
+	if (geteuid() != 0)
+		cr_skip_test("mounting a small tmpfs needs root");
+	PATHF(a, "%s/demo.tar.zst", d);
+	/* 1 MiB of incompressible data cannot fit a 256 KiB file system */
+	PATHF(cmd, "head -c 1048576 /dev/urandom > '%s/lib/big.bin'", src);
+	cr_assert_eq(system(cmd), 0);
+	cr_assert_eq(save(a, "demo", 0, &e), 0, "%s", e.msg);
+	PATHF(mnt, "%s/small", d);
+	mkdir(mnt, 0755);
+	PATHF(cmd, "mount -t tmpfs -o size=256k kpytest '%s'", mnt);
+	cr_assert_eq(system(cmd), 0, "cannot mount tmpfs");
+	PATHF(dst, "%s/env", mnt);
+	int rc = kpy_archive_restore(a, dst, NULL, NULL, &e);
+	int left = count(mnt, ".") + count(mnt, "e");
+	PATHF(cmd, "umount '%s'", mnt);
+	(void)!system(cmd);
+	cr_assert_eq(rc, -1);
+	cr_assert_eq(e.code, KPY_ENOSPC, "%s", e.msg);
+	cr_assert(strstr(e.msg, "free space") != NULL, "%s", e.msg);
+	cr_assert_eq(left, 2, "only . and .. remain on the full file system");
+}
