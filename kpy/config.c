@@ -130,6 +130,10 @@ static int load_file(struct kpy_config *c, const char *path, struct kpy_err *e)
 
 		snprintf(k, sizeof(k), "kpy:%s", kpy_config_keys[i]);
 		v = iniparser_getstring(d, k, NULL);
+		if (v == NULL) { /* a key above any section counts as [kpy] */
+			snprintf(k, sizeof(k), ":%s", kpy_config_keys[i]);
+			v = iniparser_getstring(d, k, NULL);
+		}
 		if (v != NULL && apply(c, kpy_config_keys[i], v, path, e) < 0)
 			goto fail;
 	}

@@ -116,3 +116,15 @@ Test(config, user_file_is_ini_with_a_kpy_section)
 	cr_assert(strstr(text, "compute_hosts") != NULL && strstr(text, "cn* gpu*") != NULL, "%s", text);
 	free(text);
 }
+
+Test(config, keys_above_any_section_count)
+{
+	struct kpy_config c;
+	struct kpy_err e = KPY_ERR_INIT;
+
+	put(site, "pipdir = /bare/pip\n[kpy]\nlevel = 4\n", 0644);
+	cr_assert_eq(kpy_config_load(&c, &e), 0, "%s", e.msg);
+	cr_assert_str_eq(c.pipdir, "/bare/pip");
+	cr_assert_eq(c.level, 4);
+	kpy_config_free(&c);
+}

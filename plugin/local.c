@@ -1,0 +1,49 @@
+/* local.c: srun, sbatch and salloc: name checks before the job is sent off. */
+#include "autoconfig.h"
+#include "local.h"
+
+#include <stdlib.h>
+
+#include "args.h"
+#include "error.h"
+#include "store.h"
+
+int kpy_local_init(spank_t sp, int ac, char **av)
+{
+	struct kpy_plugin_config c;
+
+	if (kpy_args_parse(ac, av, &c) < 0)
+		return -1;
+	return kpy_args_register(sp);
+}
+
+int kpy_local_post_opt(spank_t sp, int allocator)
+{
+	struct kpy_err e = KPY_ERR_INIT;
+	const char *name = kpy_args_env();
+	int rv = -1;
+
+	if (name == NULL) {
+		name = getenv("KPY_ENV");
+		if (name == NULL || name[0] == '\0')
+			return 0;
+		if (kpy_name_check(name, "environment name", &e) < 0) {
+			slurm_error("kpy: KPY_ENV=%s: %s", name, e.msg);
+			goto fail;
+		}
+	}
+	/* salloc's shell and sbatch's exported environment carry the name to later sruns. */
+	if (allocator && setenv("KPY_ENV", name, 1) < 0) {
+		slurm_error("kpy: cannot set KPY_ENV");
+		goto fail;
+	}
+	rv = 0;
+fail:
+	return rv;
+}
+
+int kpy_local_exit(spank_t sp)
+{
+	kpy_args_free();
+	return 0;
+}
