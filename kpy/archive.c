@@ -994,7 +994,7 @@ int kpy_archive_restore(const char *archive, const char *dest_in, const char *pr
 			damaged(&r, e, "it holds an entry with an absolute or '..' path; refusing to write outside the target");
 			goto out;
 		}
-		if (type != AE_IFREG && type != AE_IFDIR && type != AE_IFLNK) {
+		if (hard == NULL && type != AE_IFREG && type != AE_IFDIR && type != AE_IFLNK) {
 			damaged(&r, e, "it holds a device, fifo or socket entry");
 			goto out;
 		}

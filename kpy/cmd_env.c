@@ -23,23 +23,28 @@ static double now(void)
 	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
-/* Hand PATH to the shell function, which sources PATH/bin/activate; without it,
- * say how. */
-static void activate(const char *path, int explain)
+/* Hand PATH to the shell function, which sources PATH/bin/activate. Returns 0 if
+ * it was handed over, -1 if there is no usable KPY_ACTIVATE_FD. */
+static int hand_over(const char *path)
 {
 	const char *fdv = getenv("KPY_ACTIVATE_FD");
 	char *end;
-	long fd = fdv ? strtol(fdv, &end, 10) : -1;
+	long fd;
+	FILE *f;
 
-	if (fdv != NULL && *fdv && *end == '\0' && fd > 2) {
-		FILE *f = fdopen((int)fd, "w");
-		if (f != NULL) {
-			fprintf(f, "%s\n", path);
-			fclose(f);
-			return;
-		}
-	}
-	if (explain)
+	if (fdv == NULL || *fdv == '\0')
+		return -1;
+	fd = strtol(fdv, &end, 10);
+	if (*end != '\0' || fd <= 2 || fd > 1024 || (f = fdopen((int)fd, "w")) == NULL)
+		return -1;
+	fprintf(f, "%s\n", path);
+	return fclose(f) == 0 ? 0 : -1;
+}
+
+/* After create, load or save: activate through the shell function, or say how. */
+static void activate(const char *path, int explain)
+{
+	if (hand_over(path) < 0 && explain)
 		say("activate it with: source %s/bin/activate   (or set up the shell function with eval \"$(kpy bash)\" to have kpy do it)", path);
 }
 
@@ -341,9 +346,7 @@ int cmd_activate(int argc, char **argv)
 		kpy_err_set(&e, KPY_ENOENT, "no environment named '%s' in %s (there: %s): load a saved one with 'kpy load %s'", argv[i], root, list, argv[i]);
 		goto out;
 	}
-	if (getenv("KPY_ACTIVATE_FD") != NULL) {
-		activate(path, 0);
-	} else {
+	if (hand_over(path) < 0) {
 		printf("source %s/bin/activate\n", path);
 		say("kpy cannot change this shell by itself: run the line above, or set up the shell function with eval \"$(kpy bash)\"");
 	}

@@ -79,7 +79,12 @@ int cmd_bash(int argc, char **argv)
 			break;
 		}
 		fwrite(p, 1, (size_t)(at - p), stdout);
-		fputs(self, stdout);
+		/* @KPY@ stands inside double quotes: escape what is special there */
+		for (const char *c = self; *c; c++) {
+			if (strchr("$`\"\\", *c))
+				putchar('\\');
+			putchar(*c);
+		}
 		p = at + 5;
 	}
 	return fflush(stdout) == 0 ? 0 : 1;

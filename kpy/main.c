@@ -88,6 +88,7 @@ int main(int argc, char **argv)
 	struct sigaction sa;
 
 	if (argc < 2) {
+		fputs("kpy: no command given\n", stderr);
 		usage(stderr);
 		return EXIT_USAGE;
 	}
@@ -100,7 +101,7 @@ int main(int argc, char **argv)
 		return 0;
 	}
 	if (strcmp(argv[1], "help") == 0) {
-		if (argc == 2) {
+		if (argc == 2 || strcmp(argv[2], "help") == 0) {
 			usage(stdout);
 			return 0;
 		}

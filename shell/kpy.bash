@@ -1,0 +1,267 @@
+# kpy shell integration for bash, printed by `kpy bash`.
+#   eval "$(kpy bash)"        in the current shell
+#   kpy bash >> ~/.bashrc     for every new shell
+# It defines: the kpy function (create, load, activate and save change this
+# shell's active venv), pip/pip3 wrappers (offline on compute nodes, the
+# pipdir wheelhouse everywhere), a prompt mark (*NAME) when the installed
+# packages differ from the saved ones, and completion for kpy.
+# Nothing here runs a Slurm command or forks at shell start; set -u safe.
+
+# kpy ARGS...: run the kpy binary; if it names an environment on fd 9
+# (KPY_ACTIVATE_FD), deactivate the current venv and source that one's
+# bin/activate. Stdout and stderr of the binary pass through untouched.
+function kpy {
+	local __kpy_act __kpy_rc
+	{ __kpy_act=$(KPY_ACTIVATE_FD=9 "@KPY@" "$@" 9>&1 1>&8 8>&-); __kpy_rc=$?; } 8>&1
+	# keep only the last line the binary wrote, if it wrote several
+	__kpy_act=${__kpy_act##*$'\n'}
+	if [ -n "$__kpy_act" ]; then
+		if [ ! -f "$__kpy_act/bin/activate" ]; then
+			printf 'kpy: cannot activate %s: %s/bin/activate not found\n' \
+				"$__kpy_act" "$__kpy_act" >&2
+			[ "$__kpy_rc" -ne 0 ] || __kpy_rc=1
+			return "$__kpy_rc"
+		fi
+		if declare -F deactivate > /dev/null; then
+			deactivate
+		fi
+		# shellcheck disable=SC1090,SC1091
+		. "$__kpy_act/bin/activate"
+	fi
+	return "$__kpy_rc"
+}
+
+# __kpy_on_compute: true inside a Slurm job (SLURM_JOB_ID set) or when this
+# host matches one of the fnmatch patterns of `kpy config compute_hosts`.
+function __kpy_on_compute {
+	[ -n "${SLURM_JOB_ID:-}" ] && return 0
+	local __kpy_hosts __kpy_pat __kpy_h=${HOSTNAME:-}
+	local -a __kpy_pats=()
+	__kpy_hosts=$("@KPY@" config compute_hosts 2> /dev/null) || return 1
+	[ -n "$__kpy_hosts" ] && [ -n "$__kpy_h" ] || return 1
+	read -r -a __kpy_pats <<< "$__kpy_hosts"
+	for __kpy_pat in "${__kpy_pats[@]}"; do
+		# shellcheck disable=SC2053
+		if [[ $__kpy_h == $__kpy_pat || ${__kpy_h%%.*} == $__kpy_pat ]]; then
+			return 0
+		fi
+	done
+	return 1
+}
+
+# __kpy_pip PIP ARGS...: run PIP (the active venv's pip, found in PATH) with
+# ARGS; for install, download and wheel add --no-index on compute nodes,
+# --find-links <pipdir>/wheels everywhere, and for wheel a --wheel-dir of
+# <pipdir>/wheels unless one was given.
+function __kpy_pip {
+	local __kpy_pipcmd=$1
+	shift
+	local -a __kpy_pre=() __kpy_add=()
+	local __kpy_sub="" __kpy_a __kpy_want="" __kpy_pipdir __kpy_wheels __kpy_w=0
+	# global options before the subcommand; those listed take a value
+	while [ $# -gt 0 ]; do
+		__kpy_a=$1
+		case $__kpy_a in
+		--python|--log|--log-file|--local-log|--proxy|--retries|--timeout| \
+		--exists-action|--trusted-host|--cert|--client-cert|--cache-dir| \
+		--use-feature|--use-deprecated|--keyring-provider)
+			__kpy_pre+=("$__kpy_a")
+			shift
+			[ $# -gt 0 ] || break
+			__kpy_pre+=("$1")
+			shift
+			;;
+		-*)
+			__kpy_pre+=("$__kpy_a")
+			shift
+			;;
+		*)
+			__kpy_sub=$__kpy_a
+			shift
+			break
+			;;
+		esac
+	done
+	case $__kpy_sub in
+	install|download|wheel) ;;
+	*)
+		if [ -n "$__kpy_sub" ]; then
+			command "$__kpy_pipcmd" ${__kpy_pre[@]+"${__kpy_pre[@]}"} "$__kpy_sub" "$@"
+		else
+			command "$__kpy_pipcmd" ${__kpy_pre[@]+"${__kpy_pre[@]}"} "$@"
+		fi
+		return
+		;;
+	esac
+	if __kpy_on_compute; then
+		__kpy_add+=(--no-index)
+	fi
+	__kpy_pipdir=$("@KPY@" config pipdir 2> /dev/null) || __kpy_pipdir=""
+	if [ -n "$__kpy_pipdir" ]; then
+		__kpy_wheels=${__kpy_pipdir%/}/wheels
+		[ -d "$__kpy_wheels" ] || mkdir -p -- "$__kpy_wheels" 2> /dev/null || true
+		if [ -d "$__kpy_wheels" ]; then
+			__kpy_add+=(--find-links "$__kpy_wheels")
+			if [ "$__kpy_sub" = wheel ]; then
+				for __kpy_a in "$@"; do
+					case $__kpy_a in
+					--) break ;;
+					-w*|--wheel-dir|--wheel-dir=*) __kpy_w=1; break ;;
+					esac
+				done
+				[ "$__kpy_w" -eq 1 ] || __kpy_add+=(--wheel-dir "$__kpy_wheels")
+			fi
+		fi
+	fi
+	command "$__kpy_pipcmd" ${__kpy_pre[@]+"${__kpy_pre[@]}"} "$__kpy_sub" \
+		${__kpy_add[@]+"${__kpy_add[@]}"} "$@"
+}
+function pip { __kpy_pip pip "$@"; }
+function pip3 { __kpy_pip pip3 "$@"; }
+
+# __kpy_prompt: PROMPT_COMMAND hook. In a kpy venv (one with .kpy/packages,
+# written by save and load), show "(*NAME) " instead of "(NAME) " while the
+# *.dist-info names in site-packages differ from the saved list. No forks.
+function __kpy_prompt {
+	local __kpy_rc=$?
+	local __kpy_env=${VIRTUAL_ENV:-}
+	if [ -z "$__kpy_env" ] || [ ! -f "$__kpy_env/.kpy/packages" ]; then
+		return "$__kpy_rc"
+	fi
+	local -A __kpy_saved=() __kpy_seen=()
+	local -a __kpy_lines=() __kpy_found=()
+	local __kpy_l __kpy_n=0 __kpy_m=0 __kpy_dirty=0 __kpy_name __kpy_clean __kpy_mark
+	local __kpy_ng=1 __kpy_fg=1
+	mapfile -t __kpy_lines < "$__kpy_env/.kpy/packages" 2> /dev/null || return "$__kpy_rc"
+	for __kpy_l in ${__kpy_lines[@]+"${__kpy_lines[@]}"}; do
+		__kpy_l=${__kpy_l%$'\r'}
+		[ -n "$__kpy_l" ] || continue
+		if [ -z "${__kpy_saved[$__kpy_l]+x}" ]; then
+			__kpy_saved[$__kpy_l]=1
+			__kpy_n=$((__kpy_n + 1))
+		fi
+	done
+	shopt -q nullglob || __kpy_ng=0
+	shopt -q failglob && __kpy_fg=0
+	shopt -s nullglob
+	shopt -u failglob
+	__kpy_found=("$__kpy_env"/lib/python*/site-packages/*.dist-info)
+	[ "$__kpy_ng" -eq 1 ] || shopt -u nullglob
+	[ "$__kpy_fg" -eq 1 ] || shopt -s failglob
+	for __kpy_l in ${__kpy_found[@]+"${__kpy_found[@]}"}; do
+		__kpy_l=${__kpy_l##*/}
+		[ -z "${__kpy_seen[$__kpy_l]+x}" ] || continue
+		__kpy_seen[$__kpy_l]=1
+		__kpy_m=$((__kpy_m + 1))
+		if [ -z "${__kpy_saved[$__kpy_l]+x}" ]; then
+			__kpy_dirty=1
+			break
+		fi
+	done
+	[ "$__kpy_m" -eq "$__kpy_n" ] || __kpy_dirty=1
+	# the prompt name: VIRTUAL_ENV_PROMPT is "(NAME) " (3.11) or "NAME" (3.12+)
+	__kpy_name=${VIRTUAL_ENV_PROMPT:-}
+	if [[ $__kpy_name == "("*")"* ]]; then
+		__kpy_name=${__kpy_name#"("}
+		__kpy_name=${__kpy_name%" "}
+		__kpy_name=${__kpy_name%")"}
+	fi
+	[ -n "$__kpy_name" ] || __kpy_name=${__kpy_env##*/}
+	__kpy_name=${__kpy_name#"*"}
+	__kpy_clean="($__kpy_name) "
+	__kpy_mark="(*$__kpy_name) "
+	if [ "$__kpy_dirty" -eq 1 ]; then
+		if [[ ${PS1:-} == "$__kpy_clean"* ]]; then
+			PS1=$__kpy_mark${PS1#"$__kpy_clean"}
+		fi
+	elif [[ ${PS1:-} == "$__kpy_mark"* ]]; then
+		PS1=$__kpy_clean${PS1#"$__kpy_mark"}
+	fi
+	return "$__kpy_rc"
+}
+
+# add the hook once, after whatever PROMPT_COMMAND the user has
+if [[ ${PROMPT_COMMAND+set} && ${PROMPT_COMMAND@a} == *a* ]]; then
+	# bash 5.1+: PROMPT_COMMAND may be an array
+	case " ${PROMPT_COMMAND[*]} " in
+	*__kpy_prompt*) ;;
+	*) PROMPT_COMMAND+=(__kpy_prompt) ;;
+	esac
+else
+	# shellcheck disable=SC2128,SC2178
+	case ${PROMPT_COMMAND:-} in
+	*__kpy_prompt*) ;;
+	"") PROMPT_COMMAND=__kpy_prompt ;;
+	*) PROMPT_COMMAND=$PROMPT_COMMAND$'\n'__kpy_prompt ;;
+	esac
+fi
+
+# completion: commands; saved names (kpy list --names) for load, rm, export
+# and save; live names (kpy activate) for activate; config keys.
+function __kpy_complete {
+	local __kpy_cur=${COMP_WORDS[COMP_CWORD]:-} __kpy_cmd=${COMP_WORDS[1]:-}
+	local __kpy_prev=${COMP_WORDS[COMP_CWORD-1]:-} __kpy_words="" __kpy_i __kpy_npos=0
+	COMPREPLY=()
+	if [ "$COMP_CWORD" -le 1 ]; then
+		__kpy_words="create save load activate list rm export config bash help --help --version"
+		mapfile -t COMPREPLY < <(compgen -W "$__kpy_words" -- "$__kpy_cur")
+		return 0
+	fi
+	# position of the current word among the command's non-option arguments
+	for ((__kpy_i = 2; __kpy_i < COMP_CWORD; __kpy_i++)); do
+		case ${COMP_WORDS[__kpy_i]} in
+		--as) __kpy_i=$((__kpy_i + 1)) ;;
+		-*) ;;
+		*) __kpy_npos=$((__kpy_npos + 1)) ;;
+		esac
+	done
+	case $__kpy_cur in
+	-*)
+		case $__kpy_cmd in
+		save) __kpy_words="-f --help" ;;
+		load) __kpy_words="--as --help" ;;
+		list) __kpy_words="--names --help" ;;
+		config) __kpy_words="--unset --help" ;;
+		*) __kpy_words="--help" ;;
+		esac
+		mapfile -t COMPREPLY < <(compgen -W "$__kpy_words" -- "$__kpy_cur")
+		return 0
+		;;
+	esac
+	case $__kpy_cmd in
+	load)
+		[ "$__kpy_prev" != --as ] || return 0
+		[ "$__kpy_npos" -eq 0 ] || return 0
+		__kpy_words=$("@KPY@" list --names 2> /dev/null)
+		;;
+	rm|save)
+		[ "$__kpy_npos" -eq 0 ] || return 0
+		__kpy_words=$("@KPY@" list --names 2> /dev/null)
+		;;
+	export)
+		if [ "$__kpy_npos" -eq 0 ]; then
+			__kpy_words=$("@KPY@" list --names 2> /dev/null)
+		else
+			[ "$__kpy_npos" -eq 1 ] || return 0
+			mapfile -t COMPREPLY < <(compgen -f -- "$__kpy_cur")
+			return 0
+		fi
+		;;
+	activate)
+		[ "$__kpy_npos" -eq 0 ] || return 0
+		__kpy_words=$(unset KPY_ACTIVATE_FD; "@KPY@" activate 2> /dev/null)
+		;;
+	config)
+		[ "$__kpy_npos" -eq 0 ] || return 0
+		__kpy_words="pipdir compute_hosts level"
+		;;
+	help)
+		[ "$__kpy_npos" -eq 0 ] || return 0
+		__kpy_words="create save load activate list rm export config bash help"
+		;;
+	*) return 0 ;;
+	esac
+	mapfile -t COMPREPLY < <(compgen -W "$__kpy_words" -- "$__kpy_cur")
+	return 0
+}
+complete -F __kpy_complete kpy 2> /dev/null || true
