@@ -44,7 +44,7 @@ if [ "$asan" = yes ]; then
 		CFLAGS="-g -O1 -fsanitize=address,undefined -fno-omit-frame-pointer" \
 		LDFLAGS="-fsanitize=address,undefined" >configure.out 2>&1 &&
 	 make -j"$jobs" >make.out 2>&1 &&
-	 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 ASAN_OPTIONS=detect_leaks=0 \
+	 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 ASAN_OPTIONS=detect_leaks=1 \
 		make -j"$jobs" check SLURM_TESTS=) || rc=1
 	logs="$logs _asan/test-suite.log"
 fi
