@@ -5,14 +5,7 @@
 # --as an existing name; a base interpreter missing at load time.
 . "$KPY_SRCDIR/tests/lib/common.sh"
 
-"$KPY_TEST_PYTHON" -c 'import venv' 2> /dev/null ||
-	skip_all "$KPY_TEST_PYTHON cannot make venvs (install python3-venv)"
-command -v zstd > /dev/null || skip_all "zstd not installed"
-
-U=${USER:-$(id -un)}
-LIVE=$TMPDIR/kpy-$U
-PIPDIR=$XDG_DATA_HOME/kpy
-ARCH=$PIPDIR/venv_archives
+need_venv_tools
 mkdir -p "$T/pybin"
 ln -s "$KPY_TEST_PYTHON" "$T/pybin/python3"
 export PATH="$T/pybin:$PATH"

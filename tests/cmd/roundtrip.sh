@@ -4,14 +4,7 @@
 # with a space, activated by name in bash; save -f, list, rm, config.
 . "$KPY_SRCDIR/tests/lib/common.sh"
 
-"$KPY_TEST_PYTHON" -c 'import venv, ensurepip' 2> /dev/null ||
-	skip_all "$KPY_TEST_PYTHON cannot make venvs with pip (install python3-venv)"
-command -v zstd > /dev/null || skip_all "zstd not installed"
-
-U=${USER:-$(id -un)}
-LIVE=$TMPDIR/kpy-$U
-PIPDIR=$XDG_DATA_HOME/kpy
-ARCH=$PIPDIR/venv_archives
+need_venv_tools
 W=$T/wheels
 mkwheel "$W" hello 1.0 > /dev/null
 mkwheel "$W" extra 2.0 > /dev/null

@@ -6,12 +6,7 @@
 # nothing slow at shell start; set -u safe.
 . "$KPY_SRCDIR/tests/lib/common.sh"
 
-"$KPY_TEST_PYTHON" -c 'import venv, ensurepip' 2> /dev/null ||
-	skip_all "$KPY_TEST_PYTHON cannot make venvs with pip (install python3-venv)"
-
-U=${USER:-$(id -un)}
-LIVE=$TMPDIR/kpy-$U
-PIPDIR=$XDG_DATA_HOME/kpy
+need_venv_tools
 WH=$PIPDIR/wheels
 mkdir -p "$T/pybin"
 ln -s "$KPY_TEST_PYTHON" "$T/pybin/python3"

@@ -50,3 +50,16 @@ expect_fail() {
 		diag "stderr of '$*' does not match '$pat':"; sed 's/^/#   /' "$T/err"; return 1
 	fi
 }
+
+# Where the kpy command puts things under this scratch HOME/TMPDIR.
+U=${USER:-$(id -un)}
+LIVE=$TMPDIR/kpy-$U
+PIPDIR=$XDG_DATA_HOME/kpy
+ARCH=$PIPDIR/venv_archives
+
+# need_venv_tools: the file's tests need venvs with pip, and the zstd CLI.
+need_venv_tools() {
+	"$KPY_TEST_PYTHON" -c 'import venv, ensurepip' 2> /dev/null ||
+		skip_all "$KPY_TEST_PYTHON cannot make venvs with pip (install python3-venv)"
+	command -v zstd > /dev/null || skip_all "zstd not installed"
+}
