@@ -523,7 +523,7 @@ static mode_t current_umask(void)
 }
 
 int kpy_archive_save(const char *src_in, const char *dest, const struct kpy_save_opts *o,
-		     struct kpy_err *e)
+		     struct kpy_err *warn, struct kpy_err *e)
 {
 	struct kpy_manifest m = { 0 };
 	struct saver s = { 0 };
@@ -584,8 +584,10 @@ int kpy_archive_save(const char *src_in, const char *dest, const struct kpy_save
 	if (walk_dir(&w, rootfd, "", src, e) < 0)
 		goto out;
 	for (size_t i = 0; i < w.n; i++) {
-		m.files++;
-		if (S_ISREG(w.v[i].st.st_mode))
+		mode_t t = w.v[i].st.st_mode;
+		if (S_ISREG(t) || S_ISDIR(t) || S_ISLNK(t))
+			m.files++; /* sockets, fifos and devices are not archived */
+		if (S_ISREG(t))
 			m.bytes += w.v[i].st.st_size;
 	}
 	if ((mtext = kpy_manifest_format(&m, &mlen)) == NULL ||
@@ -659,8 +661,12 @@ int kpy_archive_save(const char *src_in, const char *dest, const struct kpy_save
 			goto out;
 		}
 	} else {
-		/* link() refuses to replace an archive saved meanwhile by someone else */
-		if (link(tmp, dest) < 0) {
+		/* refuse to replace an archive saved meanwhile by someone else: link(), or
+		 * on file systems without hard links, renameat2(RENAME_NOREPLACE) */
+		int r = link(tmp, dest);
+		if (r < 0 && (errno == EPERM || errno == ENOTSUP || errno == EOPNOTSUPP || errno == EMLINK))
+			r = renameat2(AT_FDCWD, tmp, AT_FDCWD, dest, RENAME_NOREPLACE);
+		if (r < 0) {
 			if (errno == EEXIST)
 				kpy_err_set(e, KPY_EEXIST, "%s already exists: use 'kpy save -f %s' to replace it", dest, o->name);
 			else
@@ -672,17 +678,17 @@ int kpy_archive_save(const char *src_in, const char *dest, const struct kpy_save
 	tmp[0] = '\0';
 	fsync_dir_of(dest);
 
-	/* the live env: new prompt, and the manifest that the shell's prompt reads */
+	/* the live env: new prompt, and the manifest that the shell's prompt reads;
+	 * the archive is good whatever happens here, so failures are only a warning */
 	if (venv) {
 		for (size_t i = 0; i < w.n; i++)
 			if (S_ISREG(w.v[i].st.st_mode) && kpy_is_activate(w.v[i].rel))
-				kpy_relocate_file(src, w.v[i].rel, &s.prompt, e);
+				kpy_relocate_file(src, w.v[i].rel, &s.prompt, warn);
 		snprintf(meta, sizeof(meta), "%s/.kpy", src);
-		if ((mkdir(meta, 0755) == 0 || errno == EEXIST) &&
-		    put_file_at(meta, "manifest.ini", mtext, mlen, e) == 0)
-			put_file_at(meta, "packages", pkgs, plen, e);
-		if (e->code != KPY_OK) /* the archive is good; say what went wrong after */
-			goto out;
+		if (mkdir(meta, 0755) < 0 && errno != EEXIST)
+			kpy_err_sys(warn, errno, "cannot create %s", meta);
+		else if (put_file_at(meta, "manifest.ini", mtext, mlen, warn) == 0)
+			put_file_at(meta, "packages", pkgs, plen, warn);
 	}
 	rv = 0;
 out:
@@ -967,7 +973,7 @@ int kpy_archive_restore(const char *archive, const char *dest_in, const char *pr
 
 	/* extract with names relative to the temporary dir: libarchive's symlink check
 	 * then walks only the entry's own components, not the whole absolute path */
-	if ((cwd = open(".", O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0 || chdir(tmp) < 0) {
+	if ((cwd = open(".", O_PATH | O_DIRECTORY | O_CLOEXEC)) < 0 || chdir(tmp) < 0) {
 		kpy_err_sys(e, errno, "cannot enter %s", tmp);
 		goto out;
 	}
@@ -999,6 +1005,8 @@ int kpy_archive_restore(const char *archive, const char *dest_in, const char *pr
 			goto out;
 		}
 		if (strcmp(name, KPY_RELOCATE_PATH) == 0) {
+			free(reloc);
+			reloc = NULL;
 			if (read_entry(&r, ae, &reloc, &rlen, e) < 0)
 				goto out;
 			seen_reloc = 1;

@@ -15,10 +15,12 @@ struct kpy_save_opts {
 
 /* Archive the directory SRC to DEST (a .tar.zst path): written to a temporary file
  * beside DEST, fsync'd and renamed, so DEST is either the old or the new archive.
- * For a venv, the live env's prompt becomes opts->name and SRC/.kpy/ gets the new
- * manifest and package list; nothing else in SRC changes. */
+ * Regular files, directories and symlinks are archived; sockets, fifos and devices
+ * are left out. For a venv, the live env's prompt then becomes opts->name and
+ * SRC/.kpy/ gets the new manifest and package list (nothing else in SRC changes);
+ * if that fails the save still succeeds and WARN says what went wrong. */
 int kpy_archive_save(const char *src, const char *dest, const struct kpy_save_opts *opts,
-		     struct kpy_err *e);
+		     struct kpy_err *warn, struct kpy_err *e);
 
 /* Restore ARCHIVE to the directory DEST, which must not exist; its parent must. The
  * archive is extracted to a temporary directory beside DEST, relocated to DEST's path

@@ -155,7 +155,7 @@ static void human(char *buf, size_t n, double bytes)
 
 int cmd_save(int argc, char **argv)
 {
-	struct kpy_err e = KPY_ERR_INIT;
+	struct kpy_err e = KPY_ERR_INIT, warn = KPY_ERR_INIT;
 	struct kpy_config cfg = { 0 };
 	struct kpy_save_opts o = { 0 };
 	struct kpy_manifest m = { 0 };
@@ -197,8 +197,10 @@ int cmd_save(int argc, char **argv)
 		goto out;
 	o.level = cfg.level;
 	t0 = now();
-	if (kpy_archive_save(venv, dest, &o, &e) < 0)
+	if (kpy_archive_save(venv, dest, &o, &warn, &e) < 0)
 		goto out;
+	if (warn.code != KPY_OK)
+		say("warning: the archive is saved, but the live env was not updated (%s); its prompt still shows the old name", warn.msg);
 	struct stat st;
 	char in[16], outs[16];
 	if (kpy_archive_manifest(dest, &m, &e) == 0 && stat(dest, &st) == 0) {

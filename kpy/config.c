@@ -202,9 +202,11 @@ int kpy_config_set(const char *key, const char *value, struct kpy_err *e)
 
 	if (!kpy_config_known(key))
 		return kpy_err_set(e, KPY_EINVAL, "unknown setting '%s': the settings are pipdir, compute_hosts, level", key);
-	if (value != NULL && (strchr(value, '\n') || apply(&check, key, value, "the command line", e) < 0)) {
+	if (value != NULL && strpbrk(value, "\n#;") != NULL)
+		return kpy_err_set(e, KPY_EINVAL, "the value for %s cannot hold a newline, '#' or ';' (INI comments): choose another", key);
+	if (value != NULL && apply(&check, key, value, "the command line", e) < 0) {
 		kpy_config_free(&check);
-		return kpy_err_set(e, KPY_EINVAL, "bad value for %s", key);
+		return -1;
 	}
 	kpy_config_free(&check);
 	if ((path = kpy_config_user_path(e)) == NULL)

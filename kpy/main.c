@@ -116,12 +116,14 @@ int main(int argc, char **argv)
 		fprintf(stderr, "kpy: unknown command '%s'; see 'kpy --help'\n", argv[1]);
 		return EXIT_USAGE;
 	}
-	/* Ctrl-C during save or load: stop at the next file and clean up */
-	memset(&sa, 0, sizeof(sa));
-	sa.sa_handler = on_signal;
-	sigaction(SIGINT, &sa, NULL);
-	sigaction(SIGTERM, &sa, NULL);
-	sigaction(SIGHUP, &sa, NULL);
+	/* Ctrl-C during save, load or export: stop at the next file and clean up */
+	if (c->fn == cmd_save || c->fn == cmd_load || c->fn == cmd_export) {
+		memset(&sa, 0, sizeof(sa));
+		sa.sa_handler = on_signal;
+		sigaction(SIGINT, &sa, NULL);
+		sigaction(SIGTERM, &sa, NULL);
+		sigaction(SIGHUP, &sa, NULL);
+	}
 	return c->fn(argc - 1, argv + 1);
 }
 

@@ -6,22 +6,28 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
-/* Empty the directory open at FD (which this function closes). DEPTH bounds recursion. */
-static int empty_dir(int fd, const char *top, int depth, struct kpy_err *e)
+#define DEPTH_MAX 64 /* open directories held at once; deeper ones are moved up */
+
+/* Empty the directory open at FD (which this function closes). Directories nested
+ * DEPTH_MAX deep are renamed to the top directory TOPFD, counted in *MOVED, and
+ * emptied by the caller's next round, so no tree is too deep to remove. */
+static int empty_dir(int topfd, int fd, const char *top, int depth, unsigned *moved,
+		     struct kpy_err *e)
 {
+	struct stat st;
 	DIR *d;
 	struct dirent *de;
 	int rv = -1;
 
-	if (depth > 256) {
-		close(fd);
-		return kpy_err_set(e, KPY_EFAIL, "cannot remove %s: directories nested too deeply", top);
-	}
+	/* a failed restore may leave libarchive's read-only directory modes behind */
+	if (fstat(fd, &st) == 0 && (st.st_mode & S_IRWXU) != S_IRWXU && st.st_uid == geteuid())
+		fchmod(fd, (st.st_mode | S_IRWXU) & 07777);
 	d = fdopendir(fd);
 	if (d == NULL) {
 		close(fd);
@@ -36,11 +42,22 @@ static int empty_dir(int fd, const char *top, int depth, struct kpy_err *e)
 			continue;
 		if (errno != EISDIR && errno != EPERM)
 			goto sys;
+		if (depth >= DEPTH_MAX) {
+			char name[64];
+			for (;;) {
+				snprintf(name, sizeof(name), ".kpy-deep.%u", (*moved)++);
+				if (renameat2(dirfd(d), de->d_name, topfd, name, RENAME_NOREPLACE) == 0)
+					break;
+				if (errno != EEXIST)
+					goto sys;
+			}
+			continue;
+		}
 		/* a directory: open it without following a symlink swapped in meanwhile */
 		sub = openat(dirfd(d), de->d_name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 		if (sub < 0)
 			goto sys;
-		if (empty_dir(sub, top, depth + 1, e) < 0)
+		if (empty_dir(topfd, sub, top, depth + 1, moved, e) < 0)
 			goto fail;
 		if (unlinkat(dirfd(d), de->d_name, AT_REMOVEDIR) < 0)
 			goto sys;
@@ -59,7 +76,8 @@ fail:
 int kpy_rmtree(const char *path, struct kpy_err *e)
 {
 	struct stat st;
-	int fd;
+	unsigned moved, before;
+	int fd, rv = -1;
 
 	if (lstat(path, &st) < 0)
 		return errno == ENOENT ? 0 : kpy_err_sys(e, errno, "cannot remove %s", path);
@@ -71,11 +89,26 @@ int kpy_rmtree(const char *path, struct kpy_err *e)
 	fd = open(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	if (fd < 0)
 		return kpy_err_sys(e, errno, "cannot remove %s", path);
-	if (empty_dir(fd, path, 0, e) < 0)
-		return -1;
-	if (rmdir(path) < 0 && errno != ENOENT)
-		return kpy_err_sys(e, errno, "cannot remove %s", path);
-	return 0;
+	moved = 0;
+	do {
+		/* a fresh open file description: a dup() would share the old read offset */
+		int round = openat(fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		before = moved;
+		if (round < 0) {
+			kpy_err_sys(e, errno, "cannot remove %s", path);
+			goto out;
+		}
+		if (empty_dir(fd, round, path, 0, &moved, e) < 0)
+			goto out;
+	} while (moved != before);
+	if (rmdir(path) < 0 && errno != ENOENT) {
+		kpy_err_sys(e, errno, "cannot remove %s", path);
+		goto out;
+	}
+	rv = 0;
+out:
+	close(fd);
+	return rv;
 }
 
 int kpy_mkdirs(const char *path, int mode, struct kpy_err *e)

@@ -376,6 +376,17 @@ fail:
 
 /* ---- slurmstepd ---- */
 
+/* 1 if PATH has the form <tmpdir>/kpy-job.JOBID.UID that scratch_path() makes. */
+static int is_plugin_scratch(const char *path)
+{
+	size_t n = strlen(ctx.cfg.tmpdir);
+	unsigned job, uid;
+	char end;
+
+	return strncmp(path, ctx.cfg.tmpdir, n) == 0 && path[n] == '/' &&
+	       sscanf(path + n + 1, "kpy-job.%u.%u%c", &job, &uid, &end) == 2;
+}
+
 static int get_job(spank_t sp, struct job *j)
 {
 	char *tmpdir;
@@ -399,7 +410,10 @@ static int get_job(spank_t sp, struct job *j)
 		remember("kpy: out of memory");
 		return -1;
 	}
-	if (tmpdir == NULL || tmpdir[0] == '\0' || strcmp(tmpdir, j->scratch) == 0) {
+	/* a SLURM_TMPDIR that is another job's plugin-made scratch was inherited (a job
+	 * submitted from inside a job): it is not this job's, so make our own */
+	if (tmpdir == NULL || tmpdir[0] == '\0' || strcmp(tmpdir, j->scratch) == 0 ||
+	    is_plugin_scratch(tmpdir)) {
 		j->make_scratch = 1;
 		free(tmpdir);
 	} else {

@@ -246,6 +246,13 @@ ok "a job's own SLURM_TMPDIR is where the env goes" same "$(val venv "$T/site.ou
 sleep 1
 ok "and it is not removed at the end" test -d "$T/site-tmp/kpy/demo"
 
+# ---- a job submitted from inside a job inherits the parent's plugin-made scratch ------
+as_user env SLURM_TMPDIR="$SCR/kpy-job.999999.$TUID" timeout 60 srun --kpy-env=demo "$T/show.sh" > "$T/inh.out" 2>&1
+inh_job=$(val job "$T/inh.out")
+ok "an inherited kpy-job scratch of another job is replaced by this job's own" \
+	same "$(val tmpdir "$T/inh.out")" "$SCR/kpy-job.$inh_job.$TUID"
+ok "and the other job's path was not created" test ! -e "$SCR/kpy-job.999999.$TUID"
+
 # ---- the base interpreter missing on the node; the scratch full ----------------------
 mkdir -p "$T/py/bin"
 cp "$(readlink -f "$KPY_TEST_PYTHON")" "$T/py/bin/python3"

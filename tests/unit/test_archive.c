@@ -59,7 +59,8 @@ TestSuite(archive, .init = make_env, .fini = cleanup);
 static int save(const char *dest, const char *name, int force, struct kpy_err *e)
 {
 	struct kpy_save_opts o = { .name = name, .force = force, .level = 3, .threads = 1 };
-	return kpy_archive_save(src, dest, &o, e);
+	struct kpy_err warn = KPY_ERR_INIT;
+	return kpy_archive_save(src, dest, &o, &warn, e);
 }
 
 /* Number of entries in DIR whose name starts with PREFIX. */
@@ -379,4 +380,19 @@ Test(archive, disk_full_fails_cleanly)
 	cr_assert_eq(e.code, KPY_ENOSPC, "%s", e.msg);
 	cr_assert(strstr(e.msg, "free space") != NULL, "%s", e.msg);
 	cr_assert_eq(left, 2, "only . and .. remain on the full file system");
+}
+
+Test(archive, fifos_and_sockets_are_left_out_and_the_env_still_loads)
+{
+	struct kpy_err e = KPY_ERR_INIT;
+	char a[PATH_MAX], p[PATH_MAX], dst[PATH_MAX];
+
+	PATHF(p, "%s/lib/a-fifo", src);
+	cr_assert_eq(mkfifo(p, 0644), 0);
+	PATHF(a, "%s/demo.tar.zst", d);
+	cr_assert_eq(save(a, "demo", 0, &e), 0, "%s", e.msg);
+	PATHF(dst, "%s/env", d);
+	cr_assert_eq(kpy_archive_restore(a, dst, NULL, NULL, &e), 0, "%s", e.msg);
+	PATHF(p, "%s/lib/a-fifo", dst);
+	cr_assert(!exists(p));
 }

@@ -128,3 +128,12 @@ Test(config, keys_above_any_section_count)
 	cr_assert_eq(c.level, 4);
 	kpy_config_free(&c);
 }
+
+Test(config, comment_characters_are_refused)
+{
+	struct kpy_err e = KPY_ERR_INIT;
+
+	cr_assert_eq(kpy_config_set("pipdir", "/x/proj#1/kpy", &e), -1);
+	cr_assert_eq(e.code, KPY_EINVAL);
+	cr_assert(strstr(e.msg, "'#'") != NULL, "%s", e.msg);
+}

@@ -19,7 +19,8 @@ Test(once, many_processes_one_restore, .timeout = 60)
 	}
 	PATHF(a, "%s/x.tar.zst", d);
 	o.kind = "uv-cache"; /* a plain directory: no venv checks */
-	cr_assert_eq(kpy_archive_save(src, a, &o, &e), 0, "%s", e.msg);
+	struct kpy_err warn = KPY_ERR_INIT;
+	cr_assert_eq(kpy_archive_save(src, a, &o, &warn, &e), 0, "%s", e.msg);
 	PATHF(dst, "%s/job/kpy", d);
 	cr_assert_eq(kpy_mkdirs(dst, 0755, &e), 0);
 	PATHF(dst, "%s/job/kpy/x", d);

@@ -52,3 +52,28 @@ Test(tree, mkdirs)
 	cr_assert_eq(kpy_mkdirs(p, 0700, &e), -1);
 	rm_tmpdir(d);
 }
+
+Test(tree, very_deep_and_read_only_trees_go)
+{
+	struct kpy_err e = KPY_ERR_INIT;
+	char *d = mk_tmpdir(), p[PATH_MAX];
+	int fd;
+
+	/* 600 levels: deeper than the directories rmtree holds open at once */
+	PATHF(p, "%s/deep", d);
+	mkdir(p, 0755);
+	fd = open(p, O_RDONLY | O_DIRECTORY);
+	for (int i = 0; i < 600; i++) {
+		cr_assert_eq(mkdirat(fd, "d", 0755), 0);
+		int sub = openat(fd, "d", O_RDONLY | O_DIRECTORY);
+		close(fd);
+		fd = sub;
+	}
+	int f = openat(fd, "leaf", O_WRONLY | O_CREAT, 0644);
+	close(f);
+	fchmod(fd, 0555); /* a read-only directory at the bottom */
+	close(fd);
+	cr_assert_eq(kpy_rmtree(p, &e), 0, "%s", e.msg);
+	cr_assert(!exists(p));
+	rm_tmpdir(d);
+}
