@@ -13,6 +13,7 @@
 #include <fcntl.h>
 #include <libgen.h>
 #include <limits.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -871,6 +872,18 @@ static const char *safe_name(const char *name)
 	return name;
 }
 
+static int missing_python(const char *archive, const char *python,
+			  const struct kpy_manifest *m, struct kpy_err *e)
+{
+	const char *v = m->python_version ? m->python_version : "3";
+	const char *dot = strchr(v, '.');
+	int mm = (int)(dot && strchr(dot + 1, '.') ? strchr(dot + 1, '.') - v : (ptrdiff_t)strlen(v));
+
+	return kpy_err_set(e, KPY_ENOPYTHON,
+			   "the environment in %s needs the Python interpreter %s (Python %s), which is missing on this machine: load the module that provides it (for example 'module load python/%.*s') or recreate the env with a Python this machine has",
+			   archive, python, v, mm, v);
+}
+
 /* Base interpreter of the restored venv at ROOT: bin/python must lead to a file. */
 static int check_python(const char *root, const struct kpy_manifest *m, const char *archive,
 			struct kpy_err *e)
@@ -897,10 +910,7 @@ static int check_python(const char *root, const struct kpy_manifest *m, const ch
 		if (lstat(path, &st) < 0)
 			break;
 	}
-	return kpy_err_set(e, KPY_ENOPYTHON,
-			   "the environment in %s needs the Python interpreter %s (Python %s), which is missing on this machine: load the module that provides it (for example 'module load python/%.4s') or recreate the env with a Python this machine has",
-			   archive, path, m->python_version ? m->python_version : "?",
-			   m->python_version ? m->python_version : "3");
+	return missing_python(archive, path, m, e);
 }
 
 /* Lines of LIST (text) are relative paths; relocate each. */
@@ -952,14 +962,9 @@ int kpy_archive_restore(const char *archive, const char *dest_in, const char *pr
 		return -1;
 	if (read_manifest(&r, &m, e) < 0)
 		goto out;
+	/* name a missing interpreter before spending time on extraction */
 	if (strcmp(m.kind, KPY_KIND_VENV) == 0 && m.base_python != NULL && access(m.base_python, X_OK) < 0) {
-		char fake[PATH_MAX];
-		/* name the interpreter before spending time on extraction */
-		snprintf(fake, sizeof(fake), "%s", m.base_python);
-		kpy_err_set(e, KPY_ENOPYTHON,
-			    "the environment in %s needs the Python interpreter %s (Python %s), which is missing on this machine: load the module that provides it (for example 'module load python/%.4s') or recreate the env with a Python this machine has",
-			    archive, fake, m.python_version ? m.python_version : "?",
-			    m.python_version ? m.python_version : "3");
+		missing_python(archive, m.base_python, &m, e);
 		goto out;
 	}
 
