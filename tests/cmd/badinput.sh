@@ -10,16 +10,6 @@ mkdir -p "$T/pybin"
 ln -s "$KPY_TEST_PYTHON" "$T/pybin/python3"
 export PATH="$T/pybin:$PATH"
 
-same() { [ "$1" = "$2" ] || { diag "expected [$2], got [$1]"; return 1; }; }
-# fails PATTERN COMMAND...: COMMAND exits 1 or 2 and its stderr matches PATTERN
-fails() {
-	local pat=$1 rc; shift
-	"$@" > "$T/out" 2> "$T/err"; rc=$?
-	if [ "$rc" -ne 1 ] && [ "$rc" -ne 2 ]; then
-		diag "expected exit 1 or 2, got $rc from: $*"; sed 's/^/#   /' "$T/err"; return 1
-	fi
-	grep -Eq -- "$pat" "$T/err" || { diag "stderr does not match '$pat':"; sed 's/^/#   /' "$T/err"; return 1; }
-}
 # snapshot: every path under $T with type, size and mtime (directories too, so
 # a temporary file made and removed shows), minus the scratch files out/err
 # and the bulk of venvs (lib/python3.*, which kpy never writes in place).
@@ -28,7 +18,6 @@ snapshot() {
 	find "$T" \( -path "$T/out" -o -path "$T/err" -o -path '*/lib/python3*' \) -prune \
 		-o -printf '%p %y %s %T@\n' | LC_ALL=C sort
 }
-quiet() { "$@" > "$T/q.out" 2>&1 || { sed 's/^/#   /' "$T/q.out"; return 1; }; }
 # unchanged COMMAND...: COMMAND changes nothing under $T
 unchanged() {
 	local before after rc

@@ -3,7 +3,6 @@
 # on stderr prefixed "kpy: ", data on stdout.
 . "$KPY_SRCDIR/tests/lib/common.sh"
 
-same() { [ "$1" = "$2" ] || { diag "expected [$2], got [$1]"; return 1; }; }
 CMDS="create save load activate list rm export config bash"
 # run CMD...: stdout to $T/out, stderr to $T/err, exit code in $rc
 run() { "$@" > "$T/out" 2> "$T/err"; rc=$?; }

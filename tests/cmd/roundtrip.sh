@@ -13,22 +13,6 @@ mkdir -p "$T/pybin"
 ln -s "$KPY_TEST_PYTHON" "$T/pybin/python3"
 export PATH="$T/pybin:$PATH"
 
-# has FILE TEXT: FILE contains the fixed string TEXT
-has() { grep -qF -- "$2" "$1"; }
-# same A B: strings equal (with a diagnostic)
-same() { [ "$1" = "$2" ] || { diag "expected [$2], got [$1]"; return 1; }; }
-# fails PATTERN COMMAND...: COMMAND exits 1 or 2 (the contract does not say
-# which) and its stderr matches PATTERN
-fails() {
-	local pat=$1 rc; shift
-	"$@" > "$T/out" 2> "$T/err"; rc=$?
-	if [ "$rc" -ne 1 ] && [ "$rc" -ne 2 ]; then
-		diag "expected exit 1 or 2, got $rc from: $*"; sed 's/^/#   /' "$T/err"; return 1
-	fi
-	grep -Eq -- "$pat" "$T/err" || { diag "stderr does not match '$pat':"; sed 's/^/#   /' "$T/err"; return 1; }
-}
-# quiet COMMAND...: COMMAND with its output to $T/q.out, shown on failure
-quiet() { "$@" > "$T/q.out" 2>&1 || { sed 's/^/#   /' "$T/q.out"; return 1; }; }
 # first line of FILE
 line1() { IFS= read -r l < "$1"; printf '%s\n' "$l"; }
 

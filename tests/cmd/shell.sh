@@ -19,8 +19,6 @@ done
 export PATH="$T/pybin:$T/slurm:$PATH"
 export KPY LIVE PIPDIR WH T KPY_TEST_PYTHON
 
-same() { [ "$1" = "$2" ] || { diag "expected [$2], got [$1]"; return 1; }; }
-has() { grep -qF -- "$2" "$1"; }
 # sh NAME: run $T/NAME.sh in bash with the kpy code loaded (set -u);
 # stdout to $T/NAME.out, stderr to $T/NAME.err
 sh_run() {

@@ -63,3 +63,20 @@ need_venv_tools() {
 		skip_all "$KPY_TEST_PYTHON cannot make venvs with pip (install python3-venv)"
 	command -v zstd > /dev/null || skip_all "zstd not installed"
 }
+
+# same A B: the strings are equal (a diagnostic when not).
+same() { [ "$1" = "$2" ] || { diag "expected [$2], got [$1]"; return 1; }; }
+# has FILE TEXT: FILE contains the fixed string TEXT.
+has() { grep -qF -- "$2" "$1"; }
+# quiet COMMAND...: COMMAND with its output to $T/q.out, shown on failure.
+quiet() { "$@" > "$T/q.out" 2>&1 || { sed 's/^/#   /' "$T/q.out"; return 1; }; }
+# fails PATTERN COMMAND...: COMMAND exits 1 or 2 (failure or usage error) and its
+# stderr matches PATTERN.
+fails() {
+	local pat=$1 rc; shift
+	"$@" > "$T/out" 2> "$T/err"; rc=$?
+	if [ "$rc" -ne 1 ] && [ "$rc" -ne 2 ]; then
+		diag "expected exit 1 or 2, got $rc from: $*"; sed 's/^/#   /' "$T/err"; return 1
+	fi
+	grep -Eq -- "$pat" "$T/err" || { diag "stderr does not match '$pat':"; sed 's/^/#   /' "$T/err"; return 1; }
+}

@@ -38,10 +38,8 @@ as_user() {
 		XDG_CONFIG_HOME="$UH/.config" XDG_DATA_HOME="$UH/.local/share" \
 		TMPDIR="$UH/tmp" "$@")
 }
-has() { grep -qF -- "$2" "$1"; }
-same() { [ "$1" = "$2" ] || { diag "expected [$2], got [$1]"; return 1; }; }
-# fails REGEX COMMAND...: COMMAND exits non-zero and its stderr matches REGEX
-fails() {
+# fails_any REGEX COMMAND...: COMMAND exits non-zero and its stderr matches REGEX
+fails_any() {
 	local pat=$1 rc; shift
 	"$@" > "$T/out" 2> "$T/err"; rc=$?
 	if [ "$rc" -eq 0 ]; then
@@ -204,9 +202,9 @@ suite() {
 	ok "$who: the batch script did not run" bash -c '! grep -q "the script ran" "$1"' _ "$out/fail.out"
 	ok "$who: node idle (not drained) after a failed batch job" node_idle
 	ok "$who: a bad name fails before the job is queued" \
-		fails "kpy-env=../x" $run timeout 60 srun --kpy-env=../x true
+		fails_any "kpy-env=../x" $run timeout 60 srun --kpy-env=../x true
 	ok "$who: a bad KPY_ENV fails too" \
-		fails "KPY_ENV=a/b" $run env KPY_ENV=a/b timeout 60 srun true
+		fails_any "KPY_ENV=a/b" $run env KPY_ENV=a/b timeout 60 srun true
 }
 
 mkdir -p "$T/out-root" "$T/out-user" "$T/tmp-root" "$T/tmp-$TU"
