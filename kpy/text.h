@@ -1,0 +1,21 @@
+/* text.h: strings from files and users made safe to print, and "did you mean". */
+#ifndef KPY_TEXT_H
+#define KPY_TEXT_H
+
+#include <stddef.h>
+
+/* A printable copy of S: control bytes (a newline, ESC, DEL, ...) become \n, \t, \r,
+ * \\ or \xNN, so a name or manifest string cannot forge lines or drive a terminal.
+ * Bytes >= 0x80 are kept (UTF-8 names). Malloc'd; NULL when out of memory. */
+char *kpy_escape(const char *s);
+
+/* The same into BUF of SIZE bytes (always terminated; cut short if it must be). */
+void kpy_escape_to(char *buf, size_t size, const char *s);
+
+/* The candidate closest to WORD by edit distance (insert, delete, substitute, swap
+ * two neighbours), if close enough to be a typo of it: distance <= 1 for words of up
+ * to 4 bytes, <= 2 up to 8, else <= 3. NULL if none is; CANDS ends with NULL. The
+ * result points into CANDS. */
+const char *kpy_suggest(const char *word, const char *const *cands);
+
+#endif
