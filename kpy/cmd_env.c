@@ -5,6 +5,8 @@
 #include "config.h"
 #include "live.h"
 #include "store.h"
+#include "text.h"
+#include "tree.h"
 
 #include <errno.h>
 #include <limits.h>
@@ -109,6 +111,8 @@ int cmd_create(int argc, char **argv)
 		return usage_error("create", "'%s' is not a Python version of the form 3.x (for example 3.11)", argv[i]);
 	if (i < argc)
 		name = argv[i++];
+	if (i < argc && version == NULL && (is_version(argv[i]) || strcmp(argv[i], "3") == 0))
+		return usage_error("create", "the Python version comes first: kpy create %s %s", argv[i], name);
 	if (i < argc)
 		return usage_error("create", "too many arguments");
 	if (name != NULL && kpy_name_check(name, "environment name", &e) < 0)
@@ -305,6 +309,35 @@ out:
 	return rc;
 }
 
+/* The error for activating NAME, which is not live in ROOT: the live names, the
+ * closest of them, and whether a saved environment of that name can be loaded. */
+static void not_live(const char *root, const char *name, struct kpy_err *e)
+{
+	struct kpy_err ignore = KPY_ERR_INIT;
+	struct kpy_config cfg = { 0 };
+	char list[1024] = "none", hint[512] = "", **names = NULL, *saved = NULL;
+	const char *near = NULL;
+	size_t len = 0;
+
+	if (kpy_live_list(root, &names, &ignore) == 0 && names[0] != NULL) {
+		list[0] = '\0';
+		for (size_t k = 0; names[k] && len + strlen(names[k]) + 3 < sizeof(list); k++)
+			len += (size_t)snprintf(list + len, sizeof(list) - len, "%s%s", k ? ", " : "", names[k]);
+		near = kpy_suggest(name, (const char *const *)names);
+	}
+	if (kpy_config_load(&cfg, &ignore) == 0)
+		saved = kpy_store_path(cfg.pipdir, KPY_KIND_VENV, name);
+	if (saved != NULL && access(saved, F_OK) == 0)
+		snprintf(hint, sizeof(hint), "; a saved environment of that name exists: load it with 'kpy load %s'", name);
+	else if (near == NULL)
+		snprintf(hint, sizeof(hint), "; make one with 'kpy create %s', or load a saved one with 'kpy load NAME' ('kpy list' shows them)", name);
+	kpy_err_set(e, KPY_ENOENT, "no environment named '%s' in %s (there: %s)%s%s%s%s", name, root, list,
+		    near ? "; did you mean '" : "", near ? near : "", near ? "'?" : "", hint);
+	free(saved);
+	kpy_config_free(&cfg);
+	kpy_strv_free(names);
+}
+
 int cmd_activate(int argc, char **argv)
 {
 	struct kpy_err e = KPY_ERR_INIT;
@@ -338,19 +371,13 @@ int cmd_activate(int argc, char **argv)
 	}
 	snprintf(act, sizeof(act), "%s/bin/activate", path);
 	if (access(act, R_OK) < 0) {
-		size_t len = 0;
-		char list[1024] = "none";
-		if (kpy_live_list(root, &names, &e) == 0 && names[0] != NULL) {
-			list[0] = '\0';
-			for (size_t k = 0; names[k] && len + strlen(names[k]) + 3 < sizeof(list); k++)
-				len += (size_t)snprintf(list + len, sizeof(list) - len, "%s%s", k ? ", " : "", names[k]);
-		}
-		kpy_err_set(&e, KPY_ENOENT, "no environment named '%s' in %s (there: %s): load a saved one with 'kpy load %s'", argv[i], root, list, argv[i]);
+		not_live(root, argv[i], &e);
 		goto out;
 	}
 	if (hand_over(path) < 0) {
 		printf("source %s/bin/activate\n", path);
-		say("kpy cannot change this shell by itself: run the line above, or set up the shell function with eval \"$(kpy bash)\"");
+		if (isatty(STDOUT_FILENO)) /* not when captured, as in eval "$(kpy activate X)" */
+			say("kpy cannot change this shell by itself: run the line above, or set up the shell function with eval \"$(kpy bash)\"");
 	}
 	rc = 0;
 out:
@@ -362,12 +389,25 @@ out:
 	return rc;
 }
 
+/* Remove the empty directories PARENT and its ancestors down to TOP, which export
+ * made for a restore that then failed. */
+static void unmake_parents(const char *parent, const char *top)
+{
+	char p[PATH_MAX], *slash;
+
+	snprintf(p, sizeof(p), "%s", parent);
+	while (strlen(p) >= strlen(top) && rmdir(p) == 0 && (slash = strrchr(p, '/')) != NULL)
+		*slash = '\0';
+}
+
 int cmd_export(int argc, char **argv)
 {
 	struct kpy_err e = KPY_ERR_INIT;
 	struct kpy_config cfg = { 0 };
 	char *archive = NULL, cwd[PATH_MAX], dest[PATH_MAX + NAME_MAX + 2];
+	char copy[PATH_MAX], top[PATH_MAX] = "", *slash, *base;
 	int i = 1, rc;
+	struct stat st;
 
 	if (wants_help("export", argc, argv))
 		return 0;
@@ -378,35 +418,54 @@ int cmd_export(int argc, char **argv)
 	rc = 1;
 	if (kpy_name_check(argv[i], "environment name", &e) < 0)
 		return fail(&e);
-	{ /* the new prefix: the parent's real path plus the last component */
-		char copy[PATH_MAX], *slash, *base;
-		snprintf(copy, sizeof(copy), "%s", argv[i + 1]);
-		for (size_t n = strlen(copy); n > 1 && copy[n - 1] == '/'; n--)
-			copy[n - 1] = '\0';
-		slash = strrchr(copy, '/');
-		base = slash ? slash + 1 : copy;
-		if (slash == copy)
-			snprintf(cwd, sizeof(cwd), "/");
-		else if (slash != NULL)
-			*slash = '\0';
-		if (*base == '\0' || strcmp(base, ".") == 0 || strcmp(base, "..") == 0)
-			return usage_error("export", "PATH must name a new directory");
-		if (slash != copy && realpath(slash ? copy : ".", cwd) == NULL) {
-			kpy_err_sys(&e, errno, "cannot export to %s", argv[i + 1]);
-			return fail(&e);
-		}
-		if (snprintf(dest, sizeof(dest), "%s/%s", strcmp(cwd, "/") ? cwd : "", base) >= (int)sizeof(dest))
-			return usage_error("export", "PATH is too long");
-	}
+	/* the new prefix: the parent's real path plus the last component */
+	snprintf(copy, sizeof(copy), "%s", argv[i + 1]);
+	for (size_t n = strlen(copy); n > 1 && copy[n - 1] == '/'; n--)
+		copy[n - 1] = '\0';
+	slash = strrchr(copy, '/');
+	base = slash ? slash + 1 : copy;
+	if (slash == copy)
+		snprintf(cwd, sizeof(cwd), "/");
+	else if (slash != NULL)
+		*slash = '\0';
+	if (*base == '\0' || strcmp(base, ".") == 0 || strcmp(base, "..") == 0)
+		return usage_error("export", "PATH must name a new directory");
 	if (kpy_config_load(&cfg, &e) < 0 || (archive = saved_path(&cfg, argv[i], &e)) == NULL)
 		goto out;
+	if (slash != NULL && slash != copy && stat(copy, &st) < 0 && errno == ENOENT) {
+		/* missing parents are made (0755 less the umask), like mkdir -p */
+		char *s2;
+		snprintf(top, sizeof(top), "%s", copy);
+		while ((s2 = strrchr(top, '/')) != NULL && s2 != top) {
+			*s2 = '\0';
+			if (stat(top, &st) == 0) {
+				*s2 = '/';
+				break;
+			}
+		}
+		if (kpy_mkdirs(copy, 0755, &e) < 0) {
+			top[0] = '\0';
+			goto out;
+		}
+	}
+	if (slash != copy && realpath(slash ? copy : ".", cwd) == NULL) {
+		kpy_err_sys(&e, errno, "cannot export to %s", argv[i + 1]);
+		goto out;
+	}
+	if (snprintf(dest, sizeof(dest), "%s/%s", strcmp(cwd, "/") ? cwd : "", base) >= (int)sizeof(dest)) {
+		rc = usage_error("export", "PATH is too long");
+		goto out;
+	}
 	if (kpy_archive_restore(archive, dest, NULL, NULL, &e) < 0)
 		goto out;
 	say("exported %s to %s", argv[i], dest);
 	rc = 0;
 out:
-	if (rc != 0)
+	if (rc == 1) {
 		fail(&e);
+		if (top[0] != '\0')
+			unmake_parents(copy, top);
+	}
 	kpy_config_free(&cfg);
 	free(archive);
 	return rc;

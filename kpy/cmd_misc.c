@@ -2,7 +2,11 @@
 #include "autoconfig.h"
 #include "cmd.h"
 #include "config.h"
+#include "text.h"
 
+#include <errno.h>
+#include <stdlib.h>
+#include <sys/stat.h>
 #include <limits.h>
 #include <stdio.h>
 #include <string.h>
@@ -20,6 +24,37 @@ static void print_value(const struct kpy_config *c, const char *key, int with_ke
 		printf("%d\n", c->level);
 }
 
+static int unknown_key(const char *key)
+{
+	const char *near = kpy_suggest(key, kpy_config_keys);
+
+	if (near != NULL)
+		return usage_error("config", "unknown setting '%s'; did you mean '%s'? the settings are pipdir, compute_hosts, level", key, near);
+	return usage_error("config", "unknown setting '%s': the settings are pipdir, compute_hosts, level", key);
+}
+
+/* After 'kpy config pipdir VALUE': say when that directory is not there (yet), and
+ * when KPY_PIPDIR hides the setting in this shell. */
+static void check_pipdir(void)
+{
+	struct kpy_err e = KPY_ERR_INIT;
+	struct kpy_config c = { 0 };
+	const char *env = getenv("KPY_PIPDIR");
+	struct stat st;
+
+	if (env != NULL && env[0] != '\0')
+		say("note: KPY_PIPDIR=%s is set and overrides this setting in this shell", env);
+	unsetenv("KPY_PIPDIR");
+	if (kpy_config_load(&c, &e) < 0)
+		return;
+	if (stat(c.pipdir, &st) < 0 && errno == ENOENT)
+		say("warning: the pipdir %s does not exist (yet): 'kpy save' will create it, or create it now with 'mkdir -p %s'; until then 'kpy list' and 'kpy load' find nothing there",
+		    c.pipdir, c.pipdir);
+	else if (stat(c.pipdir, &st) == 0 && !S_ISDIR(st.st_mode))
+		say("warning: the pipdir %s is not a directory: kpy cannot use it until it is one", c.pipdir);
+	kpy_config_free(&c);
+}
+
 int cmd_config(int argc, char **argv)
 {
 	struct kpy_err e = KPY_ERR_INIT;
@@ -32,7 +67,7 @@ int cmd_config(int argc, char **argv)
 		if (argc != 3)
 			return usage_error("config", "--unset needs exactly one KEY");
 		if (!kpy_config_known(argv[2]))
-			return usage_error("config", "unknown setting '%s': the settings are pipdir, compute_hosts, level", argv[2]);
+			return unknown_key(argv[2]);
 		return kpy_config_set(argv[2], NULL, &e) < 0 ? fail(&e) : 0;
 	}
 	for (int i = 1; i < argc; i++)
@@ -41,9 +76,14 @@ int cmd_config(int argc, char **argv)
 	if (argc > 3)
 		return usage_error("config", "too many arguments");
 	if (argc >= 2 && !kpy_config_known(argv[1]))
-		return usage_error("config", "unknown setting '%s': the settings are pipdir, compute_hosts, level", argv[1]);
-	if (argc == 3)
-		return kpy_config_set(argv[1], argv[2], &e) < 0 ? fail(&e) : 0;
+		return unknown_key(argv[1]);
+	if (argc == 3) {
+		if (kpy_config_set(argv[1], argv[2], &e) < 0)
+			return fail(&e);
+		if (strcmp(argv[1], "pipdir") == 0)
+			check_pipdir();
+		return 0;
+	}
 	if (kpy_config_load(&c, &e) < 0)
 		return fail(&e);
 	if (argc == 2) {

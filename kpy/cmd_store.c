@@ -3,23 +3,71 @@
 #include "cmd.h"
 #include "config.h"
 #include "store.h"
+#include "text.h"
 
+#include <errno.h>
+#include <stdlib.h>
+#include <sys/stat.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
+
+/* A manifest's Python version as people write it, escaped: virtualenv records
+ * sys.version_info ("3.11.2.final.0"), which shows as 3.11.2 (3.13.0rc1, 3.12.0b2). */
+static void show_version(char *buf, size_t size, const char *v)
+{
+	static const char *const levels[][2] = {
+		{ "final", "" }, { "candidate", "rc" }, { "beta", "b" }, { "alpha", "a" },
+	};
+	char tmp[128];
+	int a, b, c, n = 0;
+
+	snprintf(tmp, sizeof(tmp), "%s", v);
+	if (sscanf(v, "%d.%d.%d.%n", &a, &b, &c, &n) == 3 && n > 0) {
+		for (size_t i = 0; i < sizeof(levels) / sizeof(levels[0]); i++) {
+			size_t l = strlen(levels[i][0]);
+			const char *serial = v + n + l + 1;
+			if (strncmp(v + n, levels[i][0], l) == 0 && v[n + l] == '.' &&
+			    strspn(serial, "0123456789") == strlen(serial) && *serial) {
+				snprintf(tmp, sizeof(tmp), "%d.%d.%d%s%s", a, b, c, levels[i][1],
+					 i == 0 ? "" : serial);
+				break;
+			}
+		}
+	}
+	kpy_escape_to(buf, size, tmp);
+}
 
 int print_saved(int names_only)
 {
 	struct kpy_err e = KPY_ERR_INIT;
 	struct kpy_config cfg = { 0 };
 	struct kpy_saved *v = NULL;
+	char (*ver)[64] = NULL;
 	size_t n = 0;
-	int rc = 1;
+	int rc = 1, wname = 4, wver = 6;
+	struct stat st;
 
 	if (kpy_config_load(&cfg, &e) < 0 || kpy_store_list(cfg.pipdir, KPY_KIND_VENV, &v, &n, &e) < 0)
 		goto out;
+	if (n > 0 && (ver = calloc(n, sizeof(*ver))) == NULL) {
+		kpy_err_set(&e, KPY_EFAIL, "out of memory");
+		goto out;
+	}
+	for (size_t i = 0; i < n; i++) {
+		if (v[i].damaged)
+			snprintf(ver[i], sizeof(ver[i]), "DAMAGED");
+		else if (v[i].m.python_version != NULL)
+			show_version(ver[i], sizeof(ver[i]), v[i].m.python_version);
+		else
+			snprintf(ver[i], sizeof(ver[i]), "-");
+		if ((int)strlen(v[i].name) > wname)
+			wname = (int)strlen(v[i].name);
+		if ((int)strlen(ver[i]) > wver)
+			wver = (int)strlen(ver[i]);
+	}
 	if (!names_only)
-		printf("%-24s %-10s %8s  %s\n", "NAME", "PYTHON", "SIZE", "SAVED");
+		printf("%-*s  %-*s %8s  %s\n", wname, "NAME", wver, "PYTHON", "SIZE", "SAVED");
 	for (size_t i = 0; i < n; i++) {
 		char size[16], date[32] = "?";
 		double b = (double)v[i].size;
@@ -39,16 +87,19 @@ int print_saved(int names_only)
 			if (localtime_r(&t, &tm) != NULL)
 				strftime(date, sizeof(date), "%Y-%m-%d %H:%M", &tm);
 		}
-		printf("%-24s %-10s %8s  %s\n", v[i].name,
-		       v[i].damaged ? "DAMAGED" : (v[i].m.python_version ? v[i].m.python_version : "-"),
+		printf("%-*s  %-*s %8s  %s\n", wname, v[i].name, wver, ver[i],
 		       size, v[i].damaged ? "(unreadable manifest: see kpy(1), ARCHIVES)" : date);
 	}
-	if (n == 0 && !names_only)
+	if (n == 0 && stat(cfg.pipdir, &st) < 0 && errno == ENOENT)
+		say("the pipdir %s does not exist, so nothing is saved there: 'kpy save NAME' creates it; "
+		    "if the saved environments are elsewhere, set 'kpy config pipdir PATH'", cfg.pipdir);
+	else if (n == 0 && !names_only)
 		say("no saved environments in %s: save the active one with 'kpy save NAME'", cfg.pipdir);
 	rc = 0;
 out:
 	if (rc != 0)
 		fail(&e);
+	free(ver);
 	kpy_saved_free(v, n);
 	kpy_config_free(&cfg);
 	return rc;

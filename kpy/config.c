@@ -1,14 +1,17 @@
 /* config.c: settings from the site file, the user file (INI via iniparser) and KPY_*. */
 #include "autoconfig.h"
 #include "config.h"
+#include "text.h"
 #include "tree.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <iniparser.h>
 #include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -191,18 +194,257 @@ void kpy_config_free(struct kpy_config *c)
 	memset(c, 0, sizeof(*c));
 }
 
+/* A growing output buffer; a failed allocation sticks. */
+struct obuf {
+	char *p;
+	size_t len, cap;
+	int oom;
+};
+
+static void add(struct obuf *b, const char *s, size_t n)
+{
+	if (b->oom)
+		return;
+	if (b->len + n + 1 > b->cap) {
+		size_t cap = (b->len + n + 1) * 2;
+		char *np = realloc(b->p, cap);
+		if (np == NULL) {
+			b->oom = 1;
+			return;
+		}
+		b->p = np;
+		b->cap = cap;
+	}
+	memcpy(b->p + b->len, s, n);
+	b->len += n;
+	b->p[b->len] = '\0';
+}
+
+static void add_key(struct obuf *b, const char *key, const char *value, const char *eol)
+{
+	add(b, key, strlen(key));
+	add(b, " = ", 3);
+	add(b, value, strlen(value));
+	add(b, eol, strlen(eol));
+}
+
+static int blank(const char *s, const char *end)
+{
+	for (; s < end; s++)
+		if (*s != ' ' && *s != '\t' && *s != '\r' && *s != '\n')
+			return 0;
+	return 1;
+}
+
+/* What the line [S, END) (without its terminator) is: 1 a section header (*SEC and
+ * *SECLEN its trimmed name), 2 "KEY = ..." for KEY (any case), 0 anything else. */
+static int line_kind(const char *s, const char *end, const char *key, const char **sec,
+		     size_t *seclen)
+{
+	size_t kl = strlen(key);
+
+	while (s < end && (*s == ' ' || *s == '\t'))
+		s++;
+	if (s < end && *s == '[') {
+		const char *close = memchr(s, ']', (size_t)(end - s));
+		if (close == NULL)
+			return 0;
+		for (s++; s < close && (*s == ' ' || *s == '\t'); s++)
+			;
+		while (close > s && (close[-1] == ' ' || close[-1] == '\t'))
+			close--;
+		*sec = s;
+		*seclen = (size_t)(close - s);
+		return 1;
+	}
+	if ((size_t)(end - s) < kl || strncasecmp(s, key, kl) != 0)
+		return 0;
+	for (s += kl; s < end && (*s == ' ' || *s == '\t'); s++)
+		;
+	return s < end && *s == '=' ? 2 : 0;
+}
+
+char *kpy_config_edit(const char *text, size_t len, const char *key, const char *value,
+		      size_t *outlen)
+{
+	const char *end = text + len, *eol = "\n", *nl, *sec;
+	size_t seclen, ins = (size_t)-1; /* where to add the key: after this output offset */
+	struct obuf b = { NULL, 0, 0, 0 };
+	int in_kpy = 1, any_section = 0, seen_kpy = 0, done = value == NULL, kind;
+
+	if ((nl = memchr(text, '\n', len)) != NULL && nl > text && nl[-1] == '\r')
+		eol = "\r\n";
+	add(&b, "", 0);
+	for (const char *p = text; p < end; ) {
+		const char *le, *next;
+
+		nl = memchr(p, '\n', (size_t)(end - p));
+		next = nl ? nl + 1 : end;
+		le = nl ? nl : end;
+		if (le > p && le[-1] == '\r')
+			le--;
+		kind = line_kind(p, le, key, &sec, &seclen);
+		if (kind == 1) {
+			if (in_kpy && seen_kpy)
+				seen_kpy = 2; /* the first [kpy] section ended */
+			any_section = 1;
+			in_kpy = seclen == 3 && strncasecmp(sec, "kpy", 3) == 0;
+			if (in_kpy && !seen_kpy)
+				seen_kpy = 1;
+		}
+		if (kind == 2 && in_kpy) {
+			if (!done) { /* the first one takes the value, later ones would override it */
+				add(&b, key, strlen(key));
+				add(&b, " = ", 3);
+				add(&b, value, strlen(value));
+				add(&b, le, (size_t)(next - le));
+				done = 1;
+			}
+		} else {
+			add(&b, p, (size_t)(next - p));
+		}
+		/* a new key goes after the last non-blank line of the first [kpy] section, or
+		 * of the top when the file has no sections */
+		if ((seen_kpy == 1 && in_kpy) || !any_section)
+			if (!blank(p, next))
+				ins = b.len;
+		p = next;
+	}
+	if (!done && ins != (size_t)-1 && (seen_kpy || !any_section)) {
+		struct obuf o = { NULL, 0, 0, 0 };
+		add(&o, b.p, ins);
+		if (ins > 0 && b.p[ins - 1] != '\n')
+			add(&o, eol, strlen(eol));
+		add_key(&o, key, value, eol);
+		add(&o, b.p + ins, b.len - ins);
+		o.oom |= b.oom;
+		free(b.p);
+		b = o;
+	} else if (!done) {
+		if (b.len > 0 && b.p[b.len - 1] != '\n')
+			add(&b, eol, strlen(eol));
+		if (b.len > 0 && !blank(b.p, b.p + b.len))
+			add(&b, eol, strlen(eol));
+		add(&b, "[kpy]", 5);
+		add(&b, eol, strlen(eol));
+		add_key(&b, key, value, eol);
+	}
+	if (b.oom) {
+		free(b.p);
+		return NULL;
+	}
+	*outlen = b.len;
+	return b.p;
+}
+
+/* The whole of PATH in *TEXT (malloc'd) and *LEN; a missing file is empty. */
+static int read_all(const char *path, char **text, size_t *len, struct kpy_err *e)
+{
+	struct obuf b = { NULL, 0, 0, 0 };
+	char chunk[4096];
+	int fd = open(path, O_RDONLY | O_CLOEXEC), rv = -1;
+	ssize_t n;
+
+	add(&b, "", 0);
+	if (fd < 0 && errno != ENOENT) {
+		kpy_err_sys(e, errno, "cannot read %s", path);
+		goto out;
+	}
+	while (fd >= 0 && (n = read(fd, chunk, sizeof(chunk))) != 0) {
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			kpy_err_sys(e, errno, "cannot read %s", path);
+			goto out;
+		}
+		add(&b, chunk, (size_t)n);
+	}
+	if (b.oom) {
+		kpy_err_set(e, KPY_EFAIL, "out of memory reading %s", path);
+		goto out;
+	}
+	*text = b.p;
+	*len = b.len;
+	b.p = NULL;
+	rv = 0;
+out:
+	if (fd >= 0)
+		close(fd);
+	free(b.p);
+	return rv;
+}
+
+/* Replace PATH with LEN bytes of TEXT: a temporary file beside it, fsync, rename. */
+static int replace_file(const char *path, const char *text, size_t len, mode_t mode,
+			struct kpy_err *e)
+{
+	char *tmp = NULL;
+	int fd = -1, rv = -1;
+
+	if (asprintf(&tmp, "%s.tmpXXXXXX", path) < 0) {
+		tmp = NULL;
+		kpy_err_set(e, KPY_EFAIL, "out of memory");
+		goto out;
+	}
+	if ((fd = mkstemp(tmp)) < 0) {
+		kpy_err_sys(e, errno, "cannot write beside %s", path);
+		free(tmp);
+		tmp = NULL;
+		goto out;
+	}
+	if (fchmod(fd, mode) < 0)
+		goto sys;
+	for (size_t off = 0; off < len; ) {
+		ssize_t n = write(fd, text + off, len - off);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			goto sys;
+		off += (size_t)n;
+	}
+	if (fsync(fd) < 0)
+		goto sys;
+	if (close(fd) < 0) {
+		fd = -1;
+		goto sys;
+	}
+	fd = -1;
+	if (rename(tmp, path) < 0) {
+		kpy_err_sys(e, errno, "cannot replace %s", path);
+		goto out;
+	}
+	free(tmp);
+	tmp = NULL;
+	rv = 0;
+	goto out;
+sys:
+	kpy_err_sys(e, errno, "cannot write %s", path);
+out:
+	if (fd >= 0)
+		close(fd);
+	if (tmp != NULL) {
+		unlink(tmp);
+		free(tmp);
+	}
+	return rv;
+}
+
 int kpy_config_set(const char *key, const char *value, struct kpy_err *e)
 {
 	struct kpy_config check = { 0 };
-	char *path = NULL, *dir = NULL, *tmp = NULL, *slash;
-	dictionary *d = NULL;
-	FILE *f = NULL;
-	int rv = -1, fd;
-	char k[64];
+	char *path = NULL, *real = NULL, *dir = NULL, *text = NULL, *out = NULL, *slash;
+	size_t len = 0, outlen = 0;
+	mode_t mode = 0644;
+	struct stat st;
+	int rv = -1;
 
-	if (!kpy_config_known(key))
+	if (!kpy_config_known(key)) {
+		const char *near = kpy_suggest(key, kpy_config_keys);
+		if (near != NULL)
+			return kpy_err_set(e, KPY_EINVAL, "unknown setting '%s'; did you mean '%s'? the settings are pipdir, compute_hosts, level", key, near);
 		return kpy_err_set(e, KPY_EINVAL, "unknown setting '%s': the settings are pipdir, compute_hosts, level", key);
-	if (value != NULL && strpbrk(value, "\n#;") != NULL)
+	}
+	if (value != NULL && strpbrk(value, "\n\r#;") != NULL)
 		return kpy_err_set(e, KPY_EINVAL, "the value for %s cannot hold a newline, '#' or ';' (INI comments): choose another", key);
 	if (value != NULL && apply(&check, key, value, "the command line", e) < 0) {
 		kpy_config_free(&check);
@@ -211,60 +453,35 @@ int kpy_config_set(const char *key, const char *value, struct kpy_err *e)
 	kpy_config_free(&check);
 	if ((path = kpy_config_user_path(e)) == NULL)
 		goto fail;
+	/* a config.ini that is a symlink (dotfiles kept elsewhere) stays one */
+	if (lstat(path, &st) == 0 && S_ISLNK(st.st_mode) && (real = realpath(path, NULL)) != NULL) {
+		free(path);
+		path = real;
+	}
+	if (value == NULL && access(path, F_OK) < 0)
+		return free(path), 0;
 	if ((dir = strdup(path)) == NULL || (slash = strrchr(dir, '/')) == NULL)
 		goto fail;
 	*slash = '\0';
 	if (kpy_mkdirs(dir, 0755, e) < 0)
 		goto fail;
-	iniparser_set_error_callback(quiet);
-	d = access(path, F_OK) == 0 ? iniparser_load(path) : dictionary_new(0);
-	if (d == NULL) {
-		kpy_err_set(e, KPY_EINVAL, "cannot read %s: fix or remove it", path);
+	if (stat(path, &st) == 0)
+		mode = st.st_mode & 07777;
+	if (read_all(path, &text, &len, e) < 0)
+		goto fail;
+	if ((out = kpy_config_edit(text, len, key, value, &outlen)) == NULL) {
+		kpy_err_set(e, KPY_EFAIL, "out of memory");
 		goto fail;
 	}
-	iniparser_set(d, "kpy", NULL);
-	snprintf(k, sizeof(k), "kpy:%s", key);
-	if (value != NULL)
-		iniparser_set(d, k, value);
+	if (value == NULL && outlen == len && memcmp(out, text, len) == 0)
+		rv = 0; /* nothing to remove */
 	else
-		iniparser_unset(d, k);
-	if (asprintf(&tmp, "%s.tmpXXXXXX", path) < 0) {
-		tmp = NULL;
-		goto fail;
-	}
-	if ((fd = mkstemp(tmp)) < 0 || (f = fdopen(fd, "w")) == NULL) {
-		kpy_err_sys(e, errno, "cannot write %s", path);
-		goto fail;
-	}
-	fchmod(fd, 0644);
-	iniparser_dump_ini(d, f);
-	if (fflush(f) != 0 || fsync(fileno(f)) != 0) {
-		kpy_err_sys(e, errno, "cannot write %s", path);
-		goto fail;
-	}
-	if (fclose(f) != 0) {
-		f = NULL;
-		kpy_err_sys(e, errno, "cannot write %s", path);
-		goto fail;
-	}
-	f = NULL;
-	if (rename(tmp, path) < 0) {
-		kpy_err_sys(e, errno, "cannot replace %s", path);
-		goto fail;
-	}
-	free(tmp);
-	tmp = NULL;
-	rv = 0;
+		rv = replace_file(path, out, outlen, mode, e);
 fail:
 	if (rv < 0 && e->code == KPY_OK)
 		kpy_err_set(e, KPY_EFAIL, "cannot update the configuration file");
-	if (f != NULL)
-		fclose(f);
-	if (tmp != NULL)
-		unlink(tmp);
-	if (d != NULL)
-		iniparser_freedict(d);
-	free(tmp);
+	free(out);
+	free(text);
 	free(dir);
 	free(path);
 	return rv;

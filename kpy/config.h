@@ -19,8 +19,20 @@ void kpy_config_free(struct kpy_config *c);
 
 /* Path of the user config file; malloc'd, caller frees. */
 char *kpy_config_user_path(struct kpy_err *e);
-/* Write KEY = VALUE into the user file (atomically); VALUE NULL removes the key. */
+/* Write KEY = VALUE into the user file; VALUE NULL removes the key. Only that key's
+ * line changes (see kpy_config_edit); the file is replaced through a temporary file,
+ * fsync and rename, keeping its mode; a symlinked file is written where it points. */
 int kpy_config_set(const char *key, const char *value, struct kpy_err *e);
+/* TEXT (LEN bytes of an INI file, maybe empty) with KEY set to VALUE in the [kpy]
+ * section, or removed when VALUE is NULL. Every other line stays byte for byte. Keys
+ * above any section count as [kpy]; keys and section names match in any case. The
+ * first KEY line takes the value and later ones (which would override it) go; a new
+ * key goes after the last line of the first [kpy] section (or of a file without
+ * sections), else a [kpy] section is added at the end. New lines end like the file's
+ * first line (CRLF or LF). Malloc'd, *OUTLEN bytes, NUL-terminated; NULL when out of
+ * memory. */
+char *kpy_config_edit(const char *text, size_t len, const char *key, const char *value,
+		      size_t *outlen);
 /* 1 if KEY is a known setting. */
 int kpy_config_known(const char *key);
 /* The known keys, NULL-terminated. */

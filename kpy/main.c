@@ -1,6 +1,7 @@
 /* main.c: kpy's entry point: the command table, help, and dispatch. */
 #include "autoconfig.h"
 #include "cmd.h"
+#include "text.h"
 
 #include <signal.h>
 #include <stdarg.h>
@@ -71,6 +72,65 @@ static const struct cmd *find(const char *name)
 	return NULL;
 }
 
+/* Each command's options, for "did you mean" (keep in step with the parsers). */
+static const struct {
+	const char *cmd;
+	const char *opts[4];
+} cmd_opts[] = {
+	{ "save", { "--force", "-f" } },
+	{ "load", { "--as" } },
+	{ "list", { "--names", "-q" } },
+	{ "config", { "--unset" } },
+	{ NULL, { NULL } },
+};
+
+static const char *suggest_command(const char *word)
+{
+	const char *names[sizeof(kpy_cmds) / sizeof(kpy_cmds[0]) + 1];
+	size_t n = 0;
+
+	for (const struct cmd *c = kpy_cmds; c->name; c++)
+		names[n++] = c->name;
+	names[n++] = "help";
+	names[n] = NULL;
+	return kpy_suggest(word, names);
+}
+
+/* The option of CMD closest to OPT ("--as=x" counts as "--as"), or NULL. */
+static const char *suggest_option(const char *cmd, const char *opt)
+{
+	const char *cands[8] = { "--help", "-h" }, *eq = strchr(opt, '=');
+	char word[64];
+	size_t n = 2;
+
+	for (int i = 0; cmd_opts[i].cmd; i++)
+		if (strcmp(cmd_opts[i].cmd, cmd) == 0)
+			for (int k = 0; k < 4 && cmd_opts[i].opts[k]; k++)
+				cands[n++] = cmd_opts[i].opts[k];
+	cands[n] = NULL;
+	snprintf(word, sizeof(word), "%.*s", eq ? (int)(eq - opt) : (int)strlen(opt), opt);
+	return kpy_suggest(word, cands);
+}
+
+/* "kpy: unknown command 'X'", with the closest command, and where to look. */
+static int unknown_command(const char *name)
+{
+	const char *s = suggest_command(name);
+	char *shown = kpy_escape(name);
+
+	if (name[0] == '-') {
+		const char *opts[] = { "--help", "--version", NULL };
+		const char *o = kpy_suggest(name, opts);
+		fprintf(stderr, "kpy: unknown option '%s'; %s%s%ssee 'kpy --help'\n", shown ? shown : "?",
+			o ? "did you mean '" : "", o ? o : "", o ? "'? " : "");
+	} else {
+		fprintf(stderr, "kpy: unknown command '%s'; %s%s%ssee 'kpy --help'\n", shown ? shown : "?",
+			s ? "did you mean '" : "", s ? s : "", s ? "'? " : "");
+	}
+	free(shown);
+	return EXIT_USAGE;
+}
+
 void print_help(const struct cmd *c)
 {
 	printf("usage: kpy %s\n\n%s", c->usage, c->help);
@@ -105,17 +165,13 @@ int main(int argc, char **argv)
 			usage(stdout);
 			return 0;
 		}
-		if ((c = find(argv[2])) == NULL) {
-			fprintf(stderr, "kpy: unknown command '%s'; see 'kpy --help'\n", argv[2]);
-			return EXIT_USAGE;
-		}
+		if ((c = find(argv[2])) == NULL)
+			return unknown_command(argv[2]);
 		print_help(c);
 		return 0;
 	}
-	if ((c = find(argv[1])) == NULL) {
-		fprintf(stderr, "kpy: unknown command '%s'; see 'kpy --help'\n", argv[1]);
-		return EXIT_USAGE;
-	}
+	if ((c = find(argv[1])) == NULL)
+		return unknown_command(argv[1]);
 	/* Ctrl-C during save, load or export: stop at the next file and clean up */
 	if (c->fn == cmd_save || c->fn == cmd_load || c->fn == cmd_export) {
 		memset(&sa, 0, sizeof(sa));
@@ -127,33 +183,55 @@ int main(int argc, char **argv)
 	return c->fn(argc - 1, argv + 1);
 }
 
+/* Every message goes out escaped: it may carry names and strings from archives. */
+static void put_msg(const char *msg)
+{
+	char *shown = kpy_escape(msg);
+
+	fprintf(stderr, "kpy: %s\n", shown ? shown : msg);
+	free(shown);
+}
+
 int fail(const struct kpy_err *e)
 {
-	fprintf(stderr, "kpy: %s\n", e->msg[0] ? e->msg : "failed");
+	put_msg(e->msg[0] ? e->msg : "failed");
 	return 1;
 }
 
 void say(const char *fmt, ...)
 {
+	char msg[4096];
 	va_list ap;
 
-	fputs("kpy: ", stderr);
 	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
-	fputc('\n', stderr);
+	put_msg(msg);
 }
 
 int usage_error(const char *cmd, const char *fmt, ...)
 {
 	const struct cmd *c = find(cmd);
+	char msg[2048];
 	va_list ap;
 
-	fputs("kpy: ", stderr);
 	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
-	fprintf(stderr, "\nusage: kpy %s\n", c ? c->usage : cmd);
+	/* every command reports an unknown option with this very format (the parsers
+	 * of cmd_*.c need no change): add the closest option of that command */
+	if (strcmp(fmt, "unknown option '%s'") == 0) {
+		const char *opt, *s;
+		va_start(ap, fmt);
+		opt = va_arg(ap, const char *);
+		va_end(ap);
+		if ((s = suggest_option(cmd, opt)) != NULL) {
+			size_t len = strlen(msg);
+			snprintf(msg + len, sizeof(msg) - len, "; did you mean '%s'?", s);
+		}
+	}
+	put_msg(msg);
+	fprintf(stderr, "usage: kpy %s\n", c ? c->usage : cmd);
 	return EXIT_USAGE;
 }
 

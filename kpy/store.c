@@ -2,6 +2,7 @@
 #include "autoconfig.h"
 #include "store.h"
 #include "archive.h"
+#include "text.h"
 #include "tree.h"
 
 #include <dirent.h>
@@ -162,16 +163,27 @@ void kpy_saved_free(struct kpy_saved *v, size_t n)
 	free(v);
 }
 
-/* ", " joined names of saved archives, or "none"; malloc'd. */
-static char *saved_names(const char *pipdir, const char *kind)
+/* ", " joined names of saved archives, or "none"; malloc'd. *CLOSEST (malloc'd, or
+ * NULL) is the saved name closest to NAME, if any is close enough to be a typo of it. */
+static char *saved_names(const char *pipdir, const char *kind, const char *name, char **closest)
 {
 	struct kpy_err ignore = KPY_ERR_INIT;
 	struct kpy_saved *v;
+	const char **cands;
+	const char *best;
 	size_t n, len = 0;
 	char *s;
 
+	*closest = NULL;
 	if (kpy_store_list(pipdir, kind, &v, &n, &ignore) < 0 || n == 0)
 		return strdup("none");
+	if ((cands = calloc(n + 1, sizeof(*cands))) != NULL) {
+		for (size_t i = 0; i < n; i++)
+			cands[i] = v[i].name;
+		if ((best = kpy_suggest(name, cands)) != NULL)
+			*closest = strdup(best);
+		free(cands);
+	}
 	for (size_t i = 0; i < n; i++)
 		len += strlen(v[i].name) + 2;
 	if ((s = malloc(len + 1)) != NULL) {
@@ -189,9 +201,15 @@ static char *saved_names(const char *pipdir, const char *kind)
 int kpy_store_missing(const char *pipdir, const char *kind, const char *name,
 		      struct kpy_err *e)
 {
-	char *names = saved_names(pipdir, kind);
-	kpy_err_set(e, KPY_ENOENT, "no saved environment named '%s' in %s; saved: %s",
-		    name, pipdir, names ? names : "none");
+	char *closest, *names = saved_names(pipdir, kind, name, &closest);
+
+	if (closest != NULL)
+		kpy_err_set(e, KPY_ENOENT, "no saved environment named '%s' in %s; did you mean '%s'? saved: %s",
+			    name, pipdir, closest, names ? names : "none");
+	else
+		kpy_err_set(e, KPY_ENOENT, "no saved environment named '%s' in %s; saved: %s",
+			    name, pipdir, names ? names : "none");
+	free(closest);
 	free(names);
 	return -1;
 }
