@@ -137,3 +137,118 @@ Test(config, comment_characters_are_refused)
 	cr_assert_eq(e.code, KPY_EINVAL);
 	cr_assert(strstr(e.msg, "'#'") != NULL, "%s", e.msg);
 }
+
+/* kpy_config_edit on IN: the result equals WANT, byte for byte. */
+static void edit_is(const char *in, const char *key, const char *value, const char *want)
+{
+	size_t n = 0;
+	char *out = kpy_config_edit(in, strlen(in), key, value, &n);
+
+	cr_assert_not_null(out);
+	cr_assert_eq(n, strlen(out), "length %zu for [%s]", n, out);
+	cr_assert_str_eq(out, want, "editing %s in [%s]", key, in);
+	free(out);
+}
+
+Test(config, edit_keeps_comments_and_other_sections)
+{
+	const char *in = "# mine\n[kpy]\n; a comment\npipdir = /old # note\nlevel=7\n\n"
+			 "[Other]\nMixedCase = Keep Me\n";
+
+	edit_is(in, "pipdir", "/new",
+		"# mine\n[kpy]\n; a comment\npipdir = /new\nlevel=7\n\n[Other]\nMixedCase = Keep Me\n");
+	edit_is(in, "compute_hosts", "cn*",
+		"# mine\n[kpy]\n; a comment\npipdir = /old # note\nlevel=7\ncompute_hosts = cn*\n\n"
+		"[Other]\nMixedCase = Keep Me\n");
+	edit_is(in, "level", NULL,
+		"# mine\n[kpy]\n; a comment\npipdir = /old # note\n\n[Other]\nMixedCase = Keep Me\n");
+	edit_is(in, "compute_hosts", NULL, in);
+}
+
+Test(config, edit_matches_any_case)
+{
+	edit_is("[KPY]\n  PipDir   =  /x\n[other]\npipdir = /not/mine\n", "pipdir", "/y",
+		"[KPY]\npipdir = /y\n[other]\npipdir = /not/mine\n");
+	edit_is("[ Kpy ]\nLEVEL = 2\n", "level", NULL, "[ Kpy ]\n");
+	/* a key that only starts like ours is another key */
+	edit_is("[kpy]\npipdir_old = /a\n", "pipdir", "/b", "[kpy]\npipdir_old = /a\npipdir = /b\n");
+}
+
+Test(config, edit_keys_above_any_section_count_as_kpy)
+{
+	edit_is("pipdir = /a\nlevel = 2\n", "pipdir", "/b", "pipdir = /b\nlevel = 2\n");
+	edit_is("pipdir = /a\n", "level", "4", "pipdir = /a\nlevel = 4\n");
+	edit_is("level = 2\n[kpy]\nlevel = 3\n", "level", "5", "level = 5\n[kpy]\n");
+	edit_is("level = 2\n[kpy]\nlevel = 3\n", "level", NULL, "[kpy]\n");
+	/* top keys but another section and no [kpy]: a [kpy] section is added */
+	edit_is("# c\n[other]\nx = 1\n", "level", "4", "# c\n[other]\nx = 1\n\n[kpy]\nlevel = 4\n");
+}
+
+Test(config, edit_crlf_and_missing_final_newline)
+{
+	edit_is("[kpy]\r\npipdir = /a\r\nlevel = 2\r\n", "pipdir", "/b",
+		"[kpy]\r\npipdir = /b\r\nlevel = 2\r\n");
+	edit_is("[kpy]\r\nlevel = 2\r\n", "pipdir", "/b", "[kpy]\r\nlevel = 2\r\npipdir = /b\r\n");
+	edit_is("[kpy]\nlevel = 2", "level", "3", "[kpy]\nlevel = 3");
+	edit_is("[kpy]\nlevel = 2", "pipdir", "/b", "[kpy]\nlevel = 2\npipdir = /b\n");
+	edit_is("[other]\nx = 1", "level", "4", "[other]\nx = 1\n\n[kpy]\nlevel = 4\n");
+}
+
+Test(config, edit_new_file_and_duplicates)
+{
+	edit_is("", "level", "5", "[kpy]\nlevel = 5\n");
+	edit_is("", "level", NULL, "");
+	edit_is("[kpy]\n", "level", "5", "[kpy]\nlevel = 5\n");
+	/* a later line would win when read: it goes */
+	edit_is("[kpy]\nlevel = 1\n[x]\n[kpy]\nlevel = 2\n", "level", "5", "[kpy]\nlevel = 5\n[x]\n[kpy]\n");
+}
+
+Test(config, set_keeps_the_file_and_its_mode)
+{
+	struct kpy_err e = KPY_ERR_INIT;
+	struct kpy_config c;
+	char p[PATH_MAX], d[PATH_MAX], *text;
+	struct stat st;
+
+	PATHF(d, "%s/cfg/kpy", dir);
+	PATHF(p, "%s/config.ini", d);
+	PATHF(d, "%s/cfg", dir);
+	mkdir(d, 0755);
+	PATHF(d, "%s/cfg/kpy", dir);
+	mkdir(d, 0755);
+	put(p, "; keep\r\n[Other]\r\nKey = V\r\n[kpy]\r\nlevel = 2", 0600);
+	cr_assert_eq(kpy_config_set("level", "6", &e), 0, "%s", e.msg);
+	text = get(p);
+	cr_assert_str_eq(text, "; keep\r\n[Other]\r\nKey = V\r\n[kpy]\r\nlevel = 6");
+	free(text);
+	cr_assert_eq(stat(p, &st), 0);
+	cr_assert_eq(st.st_mode & 07777, 0600);
+	cr_assert_eq(kpy_config_load(&c, &e), 0, "%s", e.msg);
+	cr_assert_eq(c.level, 6);
+	kpy_config_free(&c);
+	cr_assert_eq(kpy_config_set("level", NULL, &e), 0, "%s", e.msg);
+	text = get(p);
+	cr_assert_str_eq(text, "; keep\r\n[Other]\r\nKey = V\r\n[kpy]\r\n");
+	free(text);
+}
+
+Test(config, set_does_not_leak_descriptors)
+{
+	struct kpy_err e = KPY_ERR_INIT;
+	int before = open("/dev/null", O_RDONLY), after;
+
+	close(before);
+	for (int i = 0; i < 50; i++)
+		cr_assert_eq(kpy_config_set("level", i % 2 ? "4" : "5", &e), 0, "%s", e.msg);
+	after = open("/dev/null", O_RDONLY);
+	close(after);
+	cr_assert_eq(after, before, "descriptors leaked: next fd %d, was %d", after, before);
+}
+
+Test(config, unknown_key_suggests_the_closest)
+{
+	struct kpy_err e = KPY_ERR_INIT;
+
+	cr_assert_eq(kpy_config_set("pipdri", "/x", &e), -1);
+	cr_assert(strstr(e.msg, "did you mean 'pipdir'?") != NULL, "%s", e.msg);
+}
