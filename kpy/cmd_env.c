@@ -327,10 +327,25 @@ static void not_live(const char *root, const char *name, struct kpy_err *e)
 	}
 	if (kpy_config_load(&cfg, &ignore) == 0)
 		saved = kpy_store_path(cfg.pipdir, KPY_KIND_VENV, name);
-	if (saved != NULL && access(saved, F_OK) == 0)
+	if (saved != NULL && access(saved, F_OK) == 0) {
 		snprintf(hint, sizeof(hint), "; a saved environment of that name exists: load it with 'kpy load %s'", name);
-	else if (near == NULL)
-		snprintf(hint, sizeof(hint), "; make one with 'kpy create %s', or load a saved one with 'kpy load NAME' ('kpy list' shows them)", name);
+	} else if (near == NULL) {
+		struct kpy_saved *v = NULL;
+		const char **cands = NULL, *s = NULL;
+		size_t n = 0;
+		if (cfg.pipdir != NULL && kpy_store_list(cfg.pipdir, KPY_KIND_VENV, &v, &n, &ignore) == 0 &&
+		    (cands = calloc(n + 1, sizeof(*cands))) != NULL) {
+			for (size_t k = 0; k < n; k++)
+				cands[k] = v[k].name;
+			s = kpy_suggest(name, cands);
+		}
+		if (s != NULL)
+			snprintf(hint, sizeof(hint), "; did you mean the saved '%s'? load it with 'kpy load %s'", s, s);
+		else
+			snprintf(hint, sizeof(hint), "; make one with 'kpy create %s', or load a saved one with 'kpy load NAME' ('kpy list' shows them)", name);
+		free(cands);
+		kpy_saved_free(v, n);
+	}
 	kpy_err_set(e, KPY_ENOENT, "no environment named '%s' in %s (there: %s)%s%s%s%s", name, root, list,
 		    near ? "; did you mean '" : "", near ? near : "", near ? "'?" : "", hint);
 	free(saved);

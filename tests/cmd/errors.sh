@@ -73,6 +73,7 @@ ok "  ... does not offer 'kpy load scince', which is not saved" lacks "kpy load 
 rm -rf "${LIVE:?}/science"
 ok "activate science, saved but not live: load it" says 1 "kpy load science" "$KPY" activate science
 ok "  ... names it as saved" grep -qF "a saved environment of that name exists" "$T/err"
+ok "activate scince, nothing live: did you mean the saved 'science'" says 1 "did you mean the saved 'science'? load it with 'kpy load science'" "$KPY" activate scince
 ok "activate nosuch: how to make one" says 1 "kpy create nosuch" "$KPY" activate nosuch
 
 # --- 3. a pipdir that does not exist ------------------------------------------------

@@ -180,9 +180,9 @@ ok "load of a loaded name fails, suggests --as or activate" \
 	expect_fail 1 '(--as|activate)' env SLURM_TMPDIR="$D" "$KPY" load snap --as moved
 act_hint() {
 	SLURM_TMPDIR=$D "$KPY" activate moved > "$T/o" 2> "$T/e" || return 1
-	same "$(cat "$T/o")" "source $M/bin/activate" && has "$T/e" 'kpy bash'
+	same "$(cat "$T/o")" "source $M/bin/activate" && [ ! -s "$T/e" ]
 }
-ok "activate NAME without the function prints source on stdout, hint on stderr" act_hint
+ok "activate NAME without the function, captured: source on stdout, no hint" act_hint
 act_fd() {
 	SLURM_TMPDIR=$D KPY_ACTIVATE_FD=7 "$KPY" activate moved 7> "$T/fd" > "$T/o" || return 1
 	same "$(cat "$T/fd")" "$M"
