@@ -16,10 +16,13 @@ static void print_value(const struct kpy_config *c, const char *key, int with_ke
 {
 	if (with_key)
 		printf("%s = ", key);
-	if (strcmp(key, "pipdir") == 0)
-		printf("%s\n", c->pipdir);
-	else if (strcmp(key, "compute_hosts") == 0)
-		printf("%s\n", c->compute_hosts ? c->compute_hosts : "");
+	if (strcmp(key, "pipdir") == 0 || strcmp(key, "compute_hosts") == 0) {
+		/* from files another may have written (the site file): shown escaped */
+		const char *v = key[0] == 'p' ? c->pipdir : c->compute_hosts;
+		char *shown = kpy_escape(v ? v : "");
+		printf("%s\n", shown ? shown : "");
+		free(shown);
+	}
 	else if (strcmp(key, "level") == 0)
 		printf("%d\n", c->level);
 }

@@ -27,19 +27,22 @@ const struct cmd kpy_cmds[] = {
 	  "  --as NEW   load under another name (and prompt)\n" },
 	{ "activate", cmd_activate, "activate [NAME]",
 	  "Activate the loaded or created environment NAME (through the shell function;\n"
-	  "otherwise print the 'source .../bin/activate' line to run). Without NAME, print\n"
-	  "the names of the environments that can be activated, one a line.\n" },
+	  "otherwise print the 'source .../bin/activate' line to run, so that\n"
+	  "eval \"$(kpy activate NAME)\" works). Without NAME, print the names of the\n"
+	  "environments that can be activated, one a line.\n" },
 	{ "list", cmd_list, "list [--names]",
-	  "List the saved environments: name, Python version, archive size, save date.\n\n"
+	  "List the saved environments: name, Python version, archive size, save date.\n"
+	  "Says so when the pipdir does not exist.\n\n"
 	  "  --names   print only the names, one a line\n" },
 	{ "rm", cmd_rm, "rm NAME",
 	  "Delete the saved environment NAME from the pipdir.\n" },
 	{ "export", cmd_export, "export NAME PATH",
 	  "Restore the saved environment NAME into the directory PATH, which must not\n"
-	  "exist, with its paths rewritten for PATH.\n" },
+	  "exist, with its paths rewritten for PATH. Missing parents of PATH are made.\n" },
 	{ "config", cmd_config, "config [KEY [VALUE]] | config --unset KEY",
 	  "Without KEY, print every setting as 'key = value'. With KEY, print its value.\n"
-	  "With KEY VALUE, write it to the user file ($XDG_CONFIG_HOME/kpy/config.ini).\n"
+	  "With KEY VALUE, write it to the user file ($XDG_CONFIG_HOME/kpy/config.ini),\n"
+	  "changing only that key's line: comments and other sections are kept.\n"
 	  "Keys: pipdir (where archives are kept; default $XDG_DATA_HOME/kpy),\n"
 	  "compute_hosts (space-separated host patterns where pip goes offline),\n"
 	  "level (zstd level 1-19 for save; default 3).\n\n"

@@ -183,5 +183,8 @@ ok "  ... the version shown escaped" has "$T/out" '3.11\x1b[2J\x1b]0;owned\x07\r
 ok "  ... the table still has one line per archive" same "$(wc -l < "$T/out")" "$(( $(ls "$ARCH" | wc -l) + 1 ))"
 run "$KPY" load hostile
 ok "load of it: messages carry no control bytes" bash -c '! LC_ALL=C grep -q "[[:cntrl:]]" <(tr -d "\n" < "$1")' _ "$T/err"
+printf '[kpy]\ncompute_hosts = cn*\033[31mred\007\n' > "$KPY_SITE_CONFIG"
+ok "config shows a site value with ESC escaped" same "$("$KPY" config compute_hosts)" 'cn*\x1b[31mred\x07'
+rm -f "$KPY_SITE_CONFIG"
 
 done_testing
