@@ -187,4 +187,38 @@ printf '[kpy]\ncompute_hosts = cn*\033[31mred\007\n' > "$KPY_SITE_CONFIG"
 ok "config shows a site value with ESC escaped" same "$("$KPY" config compute_hosts)" 'cn*\x1b[31mred\x07'
 rm -f "$KPY_SITE_CONFIG"
 
+# --- 7. the quick start's scripts -------------------------------------------------------
+# a fake apt-get that finds the lock held twice, then works; a sleep that does not
+mkdir -p "$T/fakebin"
+cat > "$T/fakebin/apt-get" << EOF
+#!/bin/sh
+echo "\$*" >> "$T/apt.log"
+case "\$*" in *update*)
+	n=\$(cat "$T/apt.n" 2> /dev/null || echo 0); echo \$((n + 1)) > "$T/apt.n"
+	if [ "\$n" -lt 2 ]; then
+		echo "E: Could not get lock /var/lib/apt/lists/lock. It is held by process 42 (apt-get)" >&2; exit 100
+	fi ;;
+esac
+exit 0
+EOF
+printf '#!/bin/sh\nexit 0\n' > "$T/fakebin/sleep"
+chmod +x "$T/fakebin/apt-get" "$T/fakebin/sleep"
+if [ "$(id -u)" -eq 0 ]; then
+	ok "deps.sh waits while another apt holds the lock" \
+		quiet env PATH="$T/fakebin:$PATH" sh "$KPY_SRCDIR/tests/deps.sh"
+	ok "  ... update tried until the lock was free" same "$(cat "$T/apt.n")" 3
+	ok "  ... install waits for the dpkg lock" grep -q 'DPkg::Lock::Timeout=600.*install' "$T/apt.log"
+	printf '#!/bin/sh\necho "E: Failed to fetch http://deb.debian.org/x  Temporary failure resolving" >&2\nexit 100\n' \
+		> "$T/fakebin/apt-get"
+	ok "deps.sh fails at once on other apt errors" fails "Failed to fetch" env PATH="$T/fakebin:$PATH" sh "$KPY_SRCDIR/tests/deps.sh"
+	# not root, and no sudo on PATH (a fresh root shell has none either)
+	for s in demo deps; do
+		ok "$s.sh as a user says to run it as root, and how without sudo" bash -c '
+			setpriv --reuid=65534 --regid=65534 --clear-groups -- env PATH="$1" \
+				sh "$2/tests/$3.sh" --no-deps > /dev/null 2> "$4/rootmsg"
+			[ $? -eq 1 ] && grep -q "run this as root" "$4/rootmsg" && grep -q "su -" "$4/rootmsg" ||
+				{ sed "s/^/#   /" "$4/rootmsg"; exit 1; }' _ "$T/fakebin:/usr/bin:/bin" "$KPY_SRCDIR" "$s" "$T"
+	done
+fi
+
 done_testing

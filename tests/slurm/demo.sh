@@ -12,7 +12,7 @@ KPY_PLUGIN=${KPY_PLUGIN:-$BUILDDIR/plugin/.libs/spank_kpy.so}
 PYTHON=${KPY_TEST_PYTHON:-/usr/bin/python3}
 export KPY_PLUGIN
 
-[ "$(id -u)" -eq 0 ] || { echo "demo.sh: run as root (it starts slurmctld, slurmd, munged)" >&2; exit 1; }
+[ "$(id -u)" -eq 0 ] || { echo "demo.sh: run this as root (it starts slurmctld, slurmd, munged): in a root shell, or with sudo if there is one" >&2; exit 1; }
 for f in "$KPY" "$KPY_PLUGIN"; do
 	[ -e "$f" ] || { echo "demo.sh: $f not found: build first (./configure && make)" >&2; exit 1; }
 done
