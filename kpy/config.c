@@ -458,8 +458,10 @@ int kpy_config_set(const char *key, const char *value, struct kpy_err *e)
 		free(path);
 		path = real;
 	}
-	if (value == NULL && access(path, F_OK) < 0)
-		return free(path), 0;
+	if (value == NULL && access(path, F_OK) < 0) {
+		rv = 0; /* nothing to remove */
+		goto fail;
+	}
 	if ((dir = strdup(path)) == NULL || (slash = strrchr(dir, '/')) == NULL)
 		goto fail;
 	*slash = '\0';
