@@ -476,34 +476,56 @@ static ssize_t read_full(int fd, char *p, size_t n)
 	return (ssize_t)got;
 }
 
-/* Relocate FD's contents (not an activate script) into TFD, reading kpy_relocate_chunk
- * bytes at a time and keeping only the prefix's length and two bytes of context
- * between steps. *CHANGED tells whether anything changed; 1 if FD is an ELF file (then
- * nothing is written). -1 with errno on failure. */
+/* Up to WANT bytes into DST: first what is left of the head, then from FD. Fewer only
+ * at the end of the file; -1 with errno. */
+static ssize_t refill(int fd, char *dst, size_t want, const char **pend, size_t *left)
+{
+	size_t n = want < *left ? want : *left;
+	ssize_t got = 0;
+
+	memcpy(dst, *pend, n);
+	*pend += n;
+	*left -= n;
+	if (n < want && (got = read_full(fd, dst + n, want - n)) < 0)
+		return -1;
+	return (ssize_t)n + got;
+}
+
+/* Relocate FD's contents (not an activate script) into TFD: its first HEAD_MAX + 1
+ * bytes give the interpreter lines, then it goes through a window of
+ * kpy_relocate_chunk new bytes at a time, keeping between steps only the bytes that
+ * may start a prefix and two bytes of context. *CHANGED tells whether anything
+ * changed. 1 if FD is an ELF file (nothing is written then), 0, or -1 with errno. */
 static int relocate_stream(int fd, int tfd, const char *rel, const struct kpy_reloc *r,
 			   int *changed)
 {
 	size_t chunk = kpy_relocate_chunk > 0 ? kpy_relocate_chunk : 1;
-	size_t plen = strlen(r->old_prefix), hits = 0, n, from;
-	size_t first = chunk > HEAD_MAX ? chunk : HEAD_MAX + 1; /* then MORE is sure */
-	char *buf = malloc(first + plen + 2);
+	size_t plen = strlen(r->old_prefix), hits = 0, n, from, skip, left;
+	char *head = malloc(HEAD_MAX + 1), *buf = malloc(chunk + plen + 2);
+	const char *pend;
 	struct sb s = SB_INIT;
 	ssize_t got;
-	int eof, head, rv = -1;
+	int hc, rv = -1;
 
 	*changed = 0;
 	s.fd = tfd;
-	if (buf == NULL || (got = read_full(fd, buf, first)) < 0)
+	if (head == NULL || buf == NULL || (got = read_full(fd, head, HEAD_MAX + 1)) < 0)
 		goto out;
-	n = (size_t)got;
-	eof = n < first;
-	if (n >= 4 && memcmp(buf, "\177ELF", 4) == 0) {
+	if (got >= 4 && memcmp(head, "\177ELF", 4) == 0) {
 		rv = 1;
 		goto out;
 	}
-	if ((head = relocate_head(&s, rel, buf, n, r, &from)) < 0)
+	if ((hc = relocate_head(&s, rel, head, (size_t)got, r, &skip)) < 0)
 		goto out;
+	n = from = skip < 2 ? skip : 2;
+	memcpy(buf, head + skip - n, n);
+	pend = head + skip;
+	left = (size_t)got - skip;
 	for (;;) {
+		if ((got = refill(fd, buf + n, chunk, &pend, &left)) < 0)
+			goto out;
+		n += (size_t)got;
+		int eof = (size_t)got < chunk;
 		/* a hit is decided once the byte after it is here */
 		size_t limit = eof ? n : n > plen ? n - plen : 0;
 		if (limit < from)
@@ -515,19 +537,16 @@ static int relocate_stream(int fd, int tfd, const char *rel, const struct kpy_re
 		memmove(buf, buf + end - keep, n - end + keep);
 		n = n - end + keep;
 		from = keep;
-		if ((got = read_full(fd, buf + n, chunk)) < 0)
-			goto out;
-		n += (size_t)got;
-		eof = (size_t)got < chunk;
 	}
 	sb_flush(&s);
 	if (s.err != 0) {
 		errno = s.err;
 		goto out;
 	}
-	*changed = head || hits > 0;
+	*changed = hc || hits > 0;
 	rv = 0;
 out:
+	free(head);
 	free(buf);
 	free(s.p);
 	return rv;
