@@ -75,8 +75,12 @@ static char *get_file(const char *path, size_t *n)
 	if (f == NULL)
 		abort();
 	do {
-		if (len + 4096 > cap && (buf = realloc(buf, cap = cap * 2 + 4096)) == NULL)
-			abort();
+		if (len + 4096 > cap) {
+			char *nb = realloc(buf, cap = cap * 2 + 4096);
+			if (nb == NULL)
+				abort();
+			buf = nb;
+		}
 		k = fread(buf + len, 1, 4096, f);
 		len += k;
 	} while (k > 0);

@@ -293,7 +293,7 @@ static size_t shebang(struct sb *s, const char *in, size_t len, int more, const 
 		    (nl2 = memchr(l2, '\n', left)) == NULL ||
 		    (nl3 = memchr(nl2 + 1, '\n', (size_t)(in + len - nl2 - 1))) == NULL ||
 		    tramp_interp(l2 + 9, nl2, &interp, &rest) < 0 || interp.err != 0 ||
-		    interp.len < olen || memcmp(interp.p, old, olen) != 0 ||
+		    olen == 0 || interp.len < olen || memcmp(interp.p, old, olen) != 0 ||
 		    !whole_path_at(interp.p, interp.len, 0, olen))
 			goto out;
 		/* keep what follows the interpreter up to "$0": its options */
@@ -587,8 +587,6 @@ int kpy_relocate_file(const char *root, const char *rel, const struct kpy_reloc 
 
 	tmp[0] = '\0';
 	kpy_escape_to(name, sizeof(name), rel);
-	if (!moves(r) && !reprompts(rel, r))
-		return 0;
 	if ((rootfd = open(root, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0 ||
 	    open_parent(rootfd, rel, &dfd, &base) < 0) {
 		kpy_err_sys(e, errno, "cannot relocate %s in %s", name, root);
@@ -602,7 +600,7 @@ int kpy_relocate_file(const char *root, const char *rel, const struct kpy_reloc 
 			kpy_err_sys(e, errno, "cannot relocate %s in %s", name, root);
 		goto out;
 	}
-	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || (!moves(r) && !reprompts(rel, r))) {
 		rv = 0;
 		goto out;
 	}
