@@ -477,3 +477,39 @@ Test(relocate, big_file_streams_in_bounded_memory, .timeout = 120)
 	cr_assert_eq(pos, size + shift);
 	rm_tmpdir(d);
 }
+
+/* Around the 16 KiB where interpreter lines are looked for: a first line that does
+ * not end there is not one; whatever the chunk size, file and buffer agree. */
+Test(relocate, head_limit)
+{
+	char *d = mk_tmpdir(), p[PATH_MAX];
+	size_t saved = kpy_relocate_chunk, n = 16384 + 40;
+	char *t = malloc(n + 1);
+
+	PATHF(p, "%s/bin", d);
+	mkdir(p, 0755);
+	for (size_t at = 16384 - 30; at < 16384 + 12; at += 3) {
+		memset(t, 'a', n);
+		t[n] = '\0';
+		memcpy(t, "#!/old/env/bin/python3 ", 23);
+		memcpy(t + at, " /old/env/x\n", 12);
+		for (size_t c = 1; c < 12; c += 5) {
+			kpy_relocate_chunk = c;
+			same_as_buf(d, "bin/tool", t, n, &R);
+			same_as_buf(d, "bin/tool", t, n - (at < n - 12 ? 0 : 1), &R);
+		}
+		char *o = NULL;
+		size_t olen;
+		cr_assert_eq(kpy_relocate_buf("bin/tool", t, n, &R, &o, &olen), 1);
+		/* the newline ends the (long: trampoline) first line within 16 KiB only
+		 * when AT+11 < 16384; else the line is left and only " /old/env/x" moves */
+		const char *want = at + 11 < 16384 ? "#!/bin/sh\n'''exec' \"/new/place/env/bin/python3\" aaa"
+						   : "#!/old/env/bin/python3 aaa";
+		cr_assert(strncmp(o, want, strlen(want)) == 0, "at %zu: %.40s", at, o);
+		cr_assert(strstr(o, " /new/place/env/x\n") != NULL || at + 11 < 16384);
+		free(o);
+	}
+	kpy_relocate_chunk = saved;
+	free(t);
+	rm_tmpdir(d);
+}
