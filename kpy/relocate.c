@@ -5,29 +5,79 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
-#define SHEBANG_MAX 127 /* the kernel's BINPRM_BUF_SIZE - 1 on older kernels */
+#include "text.h"
 
+#define SHEBANG_MAX 127		/* the kernel's BINPRM_BUF_SIZE - 1 on older kernels */
+#define HEAD_MAX 16384		/* a script's interpreter lines are looked for in this many bytes */
+#define ACTIVATE_MAX (1 << 20)	/* activate scripts are read whole: a few KiB in practice */
+#define FLUSH_AT (1 << 20)	/* output kept in memory before it is written out */
+
+size_t kpy_relocate_chunk = 1 << 20;
+
+/* Output: grows in memory, or, with FD >= 0, is written out FLUSH_AT bytes at a time. */
 struct sb {
 	char *p;
 	size_t len, cap;
-	int oom;
+	int err; /* errno of the first failure; later adds do nothing */
+	int fd;
 };
+#define SB_INIT { NULL, 0, 0, 0, -1 }
+
+static int write_all(int fd, const char *p, size_t n)
+{
+	while (n > 0) {
+		ssize_t w = write(fd, p, n);
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w < 0)
+			return -1;
+		p += w;
+		n -= (size_t)w;
+	}
+	return 0;
+}
+
+static void sb_write(struct sb *s, const char *p, size_t n)
+{
+	if (s->err == 0 && write_all(s->fd, p, n) < 0)
+		s->err = errno != 0 ? errno : EIO;
+}
+
+static void sb_flush(struct sb *s)
+{
+	if (s->fd >= 0 && s->len > 0) {
+		sb_write(s, s->p, s->len);
+		s->len = 0;
+	}
+}
 
 static void sb_add(struct sb *s, const char *p, size_t n)
 {
-	if (s->oom)
+	if (s->err != 0 || n == 0)
 		return;
-	if (s->len + n + 1 > s->cap) {
+	if (s->fd >= 0 && n > FLUSH_AT - s->len) { /* len <= FLUSH_AT always holds here */
+		sb_flush(s);
+		if (n >= FLUSH_AT) {
+			sb_write(s, p, n);
+			return;
+		}
+	}
+	if (n >= s->cap - s->len) { /* room for N bytes and a NUL, without wrapping */
+		if (n > SIZE_MAX / 2 - 1 - s->len) {
+			s->err = ENOMEM;
+			return;
+		}
 		size_t cap = (s->len + n + 1) * 2;
 		char *np = realloc(s->p, cap);
 		if (np == NULL) {
-			s->oom = 1;
+			s->err = ENOMEM;
 			return;
 		}
 		s->p = np;
@@ -49,6 +99,13 @@ static int name_char(unsigned char c)
 	       c == '_' || c == '.' || c == '-';
 }
 
+/* C is one of SET's characters (never the NUL that ends SET). */
+static int one_of(char c, const char *set)
+{
+	return c != '\0' && strchr(set, c) != NULL;
+}
+
+/* BUF[I, I+PLEN) holds the prefix: is it a whole path? Reads BUF[I-2, I+PLEN]. */
 static int whole_path_at(const char *buf, size_t len, size_t i, size_t plen)
 {
 	if (i > 0) {
@@ -57,57 +114,62 @@ static int whole_path_at(const char *buf, size_t len, size_t i, size_t plen)
 		if (name_char(p) || p == '~' || (p == '/' && !(i >= 2 && buf[i - 2] == '/')))
 			return 0;
 	}
-	return i + plen >= len || !name_char((unsigned char)buf[i + plen]);
+	return plen >= len - i || !name_char((unsigned char)buf[i + plen]);
+}
+
+/* The first I in [FROM, LIMIT) where OLD stands as a whole path in BUF[0, LEN), or LEN. */
+static size_t next_hit(const char *buf, size_t len, size_t from, size_t limit, const char *old,
+		       size_t plen)
+{
+	while (plen > 0 && from < limit && from < len && plen <= len - from) {
+		const char *hit = memmem(buf + from, len - from, old, plen);
+		if (hit == NULL || (size_t)(hit - buf) >= limit)
+			break;
+		size_t i = (size_t)(hit - buf);
+		if (whole_path_at(buf, len, i, plen))
+			return i;
+		from = i + 1;
+	}
+	return len;
 }
 
 long kpy_find_prefix(const char *buf, size_t len, const char *prefix)
 {
-	size_t plen = strlen(prefix), off = 0;
-
-	if (plen == 0)
-		return -1;
-	while (off + plen <= len) {
-		const char *hit = memmem(buf + off, len - off, prefix, plen);
-		if (hit == NULL)
-			return -1;
-		size_t i = (size_t)(hit - buf);
-		if (whole_path_at(buf, len, i, plen))
-			return (long)i;
-		off = i + 1;
-	}
-	return -1;
+	size_t i = next_hit(buf, len, 0, len, prefix, strlen(prefix));
+	return i < len && i <= LONG_MAX ? (long)i : -1;
 }
 
 static int needs_quotes(const char *s)
 {
 	for (; *s; s++)
-		if (!name_char((unsigned char)*s) && !strchr("/+,:@%=", *s))
+		if (!name_char((unsigned char)*s) && !one_of(*s, "/+,:@%="))
 			return 1;
 	return 0;
 }
 
-/* Copy IN to S replacing every whole-path OLD by NEW. With QUOTE_BARE, an unquoted
- * word holding OLD (after '=' or a blank) is single-quoted when NEW needs quotes. */
-static void replace_paths(struct sb *s, const char *in, size_t len, const char *old,
-			  const char *new, int quote_bare)
+/* Copy BUF[FROM, ...) to S, replacing by NEW each whole-path OLD that starts before
+ * LIMIT; BUF[0, FROM) is only context. Returns where the copy stopped: LIMIT, or the
+ * end of a replacement reaching past it. With QUOTE_BARE (LIMIT must then be LEN), an
+ * unquoted word holding OLD (after '=' or a blank) is single-quoted to its end when
+ * NEW needs quotes. Adds the number of replacements to *HITS. */
+static size_t replace_paths(struct sb *s, const char *buf, size_t len, size_t from,
+			    size_t limit, const struct kpy_reloc *r, int quote_bare, size_t *hits)
 {
-	size_t plen = strlen(old), pos = 0;
+	const char *old = r->old_prefix, *new = r->new_prefix;
+	size_t plen = strlen(old), pos = from, i;
 	int quote = quote_bare && needs_quotes(new) && strchr(new, '\'') == NULL;
 
-	while (pos < len) {
-		long at = kpy_find_prefix(in + pos, len - pos, old);
-		if (at < 0)
-			break;
-		size_t i = pos + (size_t)at;
-		char prev = i > 0 ? in[i - 1] : '\n';
-		sb_add(s, in + pos, i - pos);
+	while ((i = next_hit(buf, len, pos, limit, old, plen)) < len) {
+		char prev = i > 0 ? buf[i - 1] : '\n';
+		sb_add(s, buf + pos, i - pos);
+		(*hits)++;
 		if (quote && (prev == '=' || prev == ' ' || prev == '\t')) {
 			size_t end = i + plen;
-			while (end < len && !strchr(" \t\n;&|)", in[end]))
+			while (end < len && !one_of(buf[end], " \t\n;&|)"))
 				end++;
 			sb_str(s, "'");
 			sb_str(s, new);
-			sb_add(s, in + i + plen, end - i - plen);
+			sb_add(s, buf + i + plen, end - i - plen);
 			sb_str(s, "'");
 			pos = end;
 		} else {
@@ -115,7 +177,11 @@ static void replace_paths(struct sb *s, const char *in, size_t len, const char *
 			pos = i + plen;
 		}
 	}
-	sb_add(s, in + pos, len - pos);
+	if (pos < limit) {
+		sb_add(s, buf + pos, limit - pos);
+		pos = limit;
+	}
+	return pos;
 }
 
 /* In an activate script, the prompt name P as "(P)" anywhere, and as 'P', "P" or =P
@@ -125,18 +191,18 @@ static void replace_prompt(struct sb *s, const char *in, size_t len, const char 
 {
 	size_t plen = strlen(p), pos = 0;
 
-	while (pos < len) {
-		const char *hit = plen ? memmem(in + pos, len - pos, p, plen) : NULL;
+	while (plen > 0 && plen <= len - pos) {
+		const char *hit = memmem(in + pos, len - pos, p, plen);
 		if (hit == NULL)
 			break;
 		size_t i = (size_t)(hit - in);
-		char prev = i > 0 ? in[i - 1] : '\n', next = i + plen < len ? in[i + plen] : '\n';
+		char prev = i > 0 ? in[i - 1] : '\n', next = plen < len - i ? in[i + plen] : '\n';
 		const char *ls = i > 0 ? memrchr(in, '\n', i) : NULL;
 		const char *le = memchr(in + i, '\n', len - i);
 		size_t lstart = ls ? (size_t)(ls - in) + 1 : 0, lend = le ? (size_t)(le - in) : len;
 		int prompt_line = memmem(in + lstart, lend - lstart, "PROMPT", 6) != NULL;
 		int hit_ok = (prev == '(' && next == ')') ||
-			     (prompt_line && strchr("'\"=", prev) && strchr("'\"\n", next));
+			     (prompt_line && one_of(prev, "'\"=") && one_of(next, "'\"\n"));
 		sb_add(s, in + pos, i - pos);
 		sb_str(s, hit_ok ? n : p);
 		pos = i + plen;
@@ -146,7 +212,15 @@ static void replace_prompt(struct sb *s, const char *in, size_t len, const char 
 
 int kpy_is_activate(const char *rel)
 {
-	return strncmp(rel, "bin/activate", 12) == 0 && strchr(rel + 4, '/') == NULL;
+	static const char *const names[] = { "activate", "activate.csh", "activate.fish",
+		"activate.nu", "activate.ps1", "Activate.ps1", "activate.bat", NULL };
+
+	if (strncmp(rel, "bin/", 4) != 0)
+		return 0;
+	for (int i = 0; names[i]; i++)
+		if (strcmp(rel + 4, names[i]) == 0)
+			return 1;
+	return 0;
 }
 
 static int is_python(const char *interp, size_t n)
@@ -159,120 +233,182 @@ static int is_python(const char *interp, size_t n)
 	return (size_t)(interp + n - base) >= 6 && strncmp(base, "python", 6) == 0;
 }
 
-static void trampoline(struct sb *s, const char *interp, size_t n, const char *args)
+/* pip's trampoline: sh runs INTERP, in double quotes (so " $ ` \ get a backslash);
+ * python reads the first lines as a string. */
+static void trampoline(struct sb *s, const char *interp, size_t n, const char *args, size_t alen)
 {
 	sb_str(s, "#!/bin/sh\n'''exec' \"");
-	sb_add(s, interp, n);
+	for (size_t i = 0; i < n; i++) {
+		if (one_of(interp[i], "\"$`\\"))
+			sb_str(s, "\\");
+		sb_add(s, interp + i, 1);
+	}
 	sb_str(s, "\"");
-	if (args[0] != '\0') {
+	if (alen > 0) {
 		sb_str(s, " ");
-		sb_str(s, args);
+		sb_add(s, args, alen);
 	}
 	sb_str(s, " \"$0\" \"$@\"\n' '''\n");
 }
 
-/* A bin/ script: its interpreter line (plain or pip's /bin/sh trampoline); returns the
- * number of input bytes consumed, after writing their replacement to S. */
-static size_t shebang(struct sb *s, const char *in, size_t len, const struct kpy_reloc *r)
+/* The interpreter at P on a trampoline's second line (ending at NL2), unquoted into
+ * INTERP; *REST points after it. -1 if its quote is not closed on the line. */
+static int tramp_interp(const char *p, const char *nl2, struct sb *interp, const char **rest)
 {
-	const char *nl = memchr(in, '\n', len), *l2, *nl2, *nl3;
-	size_t l1 = nl ? (size_t)(nl - in) : len, olen = strlen(r->old_prefix);
+	char quote = (p < nl2 && (*p == '"' || *p == '\'')) ? *p++ : '\0';
 
-	if (len < 2 || in[0] != '#' || in[1] != '!')
-		return 0;
-	/* the trampoline: "#!/bin/sh\n'''exec' "INTERP" "$0" "$@"\n' '''\n" */
-	if (nl && l1 == 9 && memcmp(in, "#!/bin/sh", 9) == 0 && (l2 = nl + 1) < in + len &&
-	    (size_t)(in + len - l2) > 8 && memcmp(l2, "'''exec' ", 9) == 0 &&
-	    (nl2 = memchr(l2, '\n', (size_t)(in + len - l2))) != NULL &&
-	    (nl3 = memchr(nl2 + 1, '\n', (size_t)(in + len - nl2 - 1))) != NULL) {
-		const char *p = l2 + 9, *q;
-		char quote = (*p == '"' || *p == '\'') ? *p++ : ' ';
-		for (q = p; q < nl2 && *q != quote; q++)
-			;
-		if ((size_t)(q - p) < olen || memcmp(p, r->old_prefix, olen) != 0 ||
-		    !whole_path_at(p, (size_t)(q - p), 0, olen))
+	for (; p < nl2; p++) {
+		if (quote == '\0' && (*p == ' ' || *p == '\t'))
+			break;
+		if (quote != '\0' && *p == quote) {
+			*rest = p + 1;
 			return 0;
-		struct sb interp = { 0 };
-		sb_str(&interp, r->new_prefix);
-		sb_add(&interp, p + olen, (size_t)(q - p) - olen);
-		/* keep what followed the interpreter up to "$0", i.e. its options */
-		const char *rest = q + (quote != ' ');
-		const char *d0 = memmem(rest, (size_t)(nl2 - rest), "\"$0\"", 4);
-		struct sb args = { 0 };
-		sb_str(&args, "");
-		if (d0 != NULL) {
-			while (rest < d0 && *rest == ' ')
-				rest++;
-			const char *ae = d0;
-			while (ae > rest && ae[-1] == ' ')
-				ae--;
-			sb_add(&args, rest, (size_t)(ae - rest));
 		}
-		if (!interp.oom && !args.oom)
-			trampoline(s, interp.p, interp.len, args.p);
-		else
-			s->oom = 1;
-		free(interp.p);
-		free(args.p);
-		return (size_t)(nl3 + 1 - in);
+		if (quote == '"' && *p == '\\' && p + 1 < nl2)
+			p++;
+		sb_add(interp, p, 1);
 	}
-	/* a plain "#!OLD/bin/python3 [args]" line */
-	if (l1 < 2 + olen || memcmp(in + 2, r->old_prefix, olen) != 0 ||
-	    !whole_path_at(in + 2, l1 - 2, 0, olen))
+	*rest = p;
+	return quote == '\0' ? 0 : -1;
+}
+
+/* A bin/ script: IN[0, LEN) is its start (at most HEAD_MAX bytes), MORE says whether the
+ * file goes on. Writes the relocated interpreter line(s) (plain, or pip's /bin/sh
+ * trampoline) to S and returns the number of input bytes they replace, or 0. */
+static size_t shebang(struct sb *s, const char *in, size_t len, int more, const struct kpy_reloc *r)
+{
+	const char *old = r->old_prefix, *new = r->new_prefix;
+	size_t olen = strlen(old), used = 0;
+	const char *nl = len >= 2 ? memchr(in, '\n', len) : NULL;
+	size_t l1 = nl ? (size_t)(nl - in) : len;
+	struct sb interp = SB_INIT;
+
+	if (len < 2 || in[0] != '#' || in[1] != '!' || (nl == NULL && more))
 		return 0;
-	const char *ie = memchr(in + 2, ' ', l1 - 2);
-	size_t ilen = ie ? (size_t)(ie - in - 2) : l1 - 2;
-	size_t newlen = 2 + strlen(r->new_prefix) + (l1 - 2 - olen);
-	struct sb interp = { 0 };
-	sb_str(&interp, r->new_prefix);
-	sb_add(&interp, in + 2 + olen, ilen - olen);
-	if (interp.oom) {
-		s->oom = 1;
-		return 0;
-	}
-	if ((newlen > SHEBANG_MAX || strchr(r->new_prefix, ' ')) && is_python(in + 2, ilen)) {
-		char *args = strndup(ie ? ie + 1 : "", ie ? (size_t)(in + l1 - ie - 1) : 0);
-		if (args == NULL)
-			s->oom = 1;
+	/* the trampoline: "#!/bin/sh\n'''exec' "INTERP" [ARGS] "$0" "$@"\n' '''\n" */
+	if (nl != NULL && l1 == 9 && memcmp(in, "#!/bin/sh", 9) == 0) {
+		const char *l2 = nl + 1, *nl2, *nl3, *rest;
+		size_t left = len - l1 - 1;
+		if (left < 9 || memcmp(l2, "'''exec' ", 9) != 0 ||
+		    (nl2 = memchr(l2, '\n', left)) == NULL ||
+		    (nl3 = memchr(nl2 + 1, '\n', (size_t)(in + len - nl2 - 1))) == NULL ||
+		    tramp_interp(l2 + 9, nl2, &interp, &rest) < 0 || interp.err != 0 ||
+		    olen == 0 || interp.len < olen || memcmp(interp.p, old, olen) != 0 ||
+		    !whole_path_at(interp.p, interp.len, 0, olen))
+			goto out;
+		/* keep what follows the interpreter up to "$0": its options */
+		const char *d0 = memmem(rest, (size_t)(nl2 - rest), "\"$0\"", 4), *ae = d0;
+		while (d0 != NULL && rest < d0 && (*rest == ' ' || *rest == '\t'))
+			rest++;
+		while (d0 != NULL && ae > rest && (ae[-1] == ' ' || ae[-1] == '\t'))
+			ae--;
+		struct sb ni = SB_INIT;
+		sb_str(&ni, new);
+		sb_add(&ni, interp.p + olen, interp.len - olen);
+		if (ni.err == 0)
+			trampoline(s, ni.p ? ni.p : "", ni.len, rest, d0 ? (size_t)(ae - rest) : 0);
 		else
-			trampoline(s, interp.p, interp.len, args);
-		free(args);
+			s->err = ni.err;
+		free(ni.p);
+		used = (size_t)(nl3 + 1 - in);
+		goto out;
+	}
+	/* "#!OLD/bin/python3 [ARGS]": the interpreter runs to the first blank after OLD,
+	 * which may hold blanks itself (pip writes such lines) */
+	if (l1 - 2 < olen || memcmp(in + 2, old, olen) != 0 || !whole_path_at(in + 2, l1 - 2, 0, olen))
+		goto out;
+	size_t ie = 2 + olen;
+	while (ie < l1 && in[ie] != ' ' && in[ie] != '\t')
+		ie++;
+	size_t newlen = 2 + strlen(new) + (l1 - 2 - olen);
+	if ((newlen > SHEBANG_MAX || strpbrk(new, " \t") != NULL) && is_python(in + 2, ie - 2)) {
+		size_t as = ie, ae = l1;
+		while (as < ae && (in[as] == ' ' || in[as] == '\t'))
+			as++;
+		while (ae > as && (in[ae - 1] == ' ' || in[ae - 1] == '\t'))
+			ae--;
+		sb_str(&interp, new);
+		sb_add(&interp, in + 2 + olen, ie - 2 - olen);
+		if (interp.err == 0)
+			trampoline(s, interp.p ? interp.p : "", interp.len, in + as, ae - as);
+		else
+			s->err = interp.err;
 	} else {
 		sb_str(s, "#!");
-		sb_add(s, interp.p, interp.len);
-		sb_add(s, in + 2 + ilen, l1 - 2 - ilen);
-		sb_str(s, "\n");
+		sb_str(s, new);
+		sb_add(s, in + 2 + olen, l1 - 2 - olen);
+		if (nl != NULL)
+			sb_str(s, "\n");
 	}
+	used = nl ? l1 + 1 : l1;
+out:
 	free(interp.p);
-	return nl ? l1 + 1 : l1;
+	return used;
+}
+
+static int is_script(const char *rel)
+{
+	return strncmp(rel, "bin/", 4) == 0 && !kpy_is_activate(rel);
+}
+
+/* The interpreter lines of REL, whose contents start with IN[0, LEN): their replacement
+ * added to S, the bytes they replace in *USED. 1 if they changed, 0 if not, -1 (errno
+ * set) on failure. */
+static int relocate_head(struct sb *s, const char *rel, const char *in, size_t len,
+			 const struct kpy_reloc *r, size_t *used)
+{
+	struct sb h = SB_INIT;
+	int rv;
+
+	*used = 0;
+	if (!is_script(rel))
+		return 0;
+	*used = shebang(&h, in, len < HEAD_MAX ? len : HEAD_MAX, len > HEAD_MAX, r);
+	if (h.err != 0) {
+		errno = h.err;
+		rv = -1;
+	} else {
+		rv = h.len != *used || (*used > 0 && memcmp(h.p, in, *used) != 0);
+		sb_add(s, h.p, h.len);
+	}
+	free(h.p);
+	return rv;
+}
+
+static int moves(const struct kpy_reloc *r)
+{
+	return r->old_prefix[0] != '\0' && strcmp(r->old_prefix, r->new_prefix) != 0;
+}
+
+static int reprompts(const char *rel, const struct kpy_reloc *r)
+{
+	return kpy_is_activate(rel) && r->old_prompt && r->new_prompt &&
+	       strcmp(r->old_prompt, r->new_prompt) != 0;
 }
 
 int kpy_relocate_buf(const char *rel, const char *in, size_t len, const struct kpy_reloc *r,
 		     char **out, size_t *outlen)
 {
-	struct sb s = { 0 }, t = { 0 };
-	size_t skip = 0;
-	int act = kpy_is_activate(rel);
-	int move = strcmp(r->old_prefix, r->new_prefix) != 0;
-	int reprompt = act && r->old_prompt && r->new_prompt && strcmp(r->old_prompt, r->new_prompt) != 0;
+	struct sb s = SB_INIT, t = SB_INIT;
+	size_t skip = 0, hits = 0;
 
 	*out = NULL;
 	*outlen = 0;
-	if (!move && !reprompt)
+	if ((!moves(r) && !reprompts(rel, r)) || len == 0)
 		return 0;
-	if (move) {
-		if (strncmp(rel, "bin/", 4) == 0 && !act)
-			skip = shebang(&s, in, len, r);
-		replace_paths(&s, in + skip, len - skip, r->old_prefix, r->new_prefix, act);
+	if (moves(r)) {
+		if (relocate_head(&s, rel, in, len, r, &skip) < 0)
+			return -1;
+		replace_paths(&s, in, len, skip, len, r, kpy_is_activate(rel), &hits);
 	} else {
 		sb_add(&s, in, len);
 	}
-	if (reprompt && !s.oom) {
-		replace_prompt(&t, s.p, s.len, r->old_prompt, r->new_prompt);
+	if (reprompts(rel, r) && s.err == 0) {
+		replace_prompt(&t, s.p ? s.p : "", s.len, r->old_prompt, r->new_prompt);
 		free(s.p);
 		s = t;
 	}
-	if (s.oom) {
+	if (s.err != 0) {
 		free(s.p);
 		return -1;
 	}
@@ -280,8 +416,8 @@ int kpy_relocate_buf(const char *rel, const char *in, size_t len, const struct k
 		free(s.p);
 		return 0;
 	}
-	if (s.p == NULL)
-		sb_add(&s, "", 0);
+	if (s.p == NULL && (s.p = strdup("")) == NULL)
+		return -1;
 	*out = s.p;
 	*outlen = s.len;
 	return 1;
@@ -321,53 +457,139 @@ static int open_parent(int rootfd, const char *rel, int *dirfd, const char **bas
 	return 0;
 }
 
-static int read_all(int fd, char **buf, size_t *len, size_t size)
+
+/* Read up to N bytes, fewer only at the end of the file; -1 with errno on failure. */
+static ssize_t read_full(int fd, char *p, size_t n)
 {
-	char *b = malloc(size + 1);
 	size_t got = 0;
 
-	if (b == NULL)
-		return -1;
-	while (got < size) {
-		ssize_t n = read(fd, b + got, size - got);
-		if (n < 0 && errno == EINTR)
+	while (got < n) {
+		ssize_t k = read(fd, p + got, n - got);
+		if (k < 0 && errno == EINTR)
 			continue;
-		if (n <= 0)
+		if (k < 0)
+			return -1;
+		if (k == 0)
 			break;
-		got += (size_t)n;
+		got += (size_t)k;
 	}
-	*buf = b;
-	*len = got;
-	return 0;
+	return (ssize_t)got;
 }
 
-static int write_all(int fd, const char *p, size_t n)
+/* Up to WANT bytes into DST: first what is left of the head, then from FD. Fewer only
+ * at the end of the file; -1 with errno. */
+static ssize_t refill(int fd, char *dst, size_t want, const char **pend, size_t *left)
 {
-	while (n > 0) {
-		ssize_t w = write(fd, p, n);
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w < 0)
-			return -1;
-		p += w;
-		n -= (size_t)w;
+	size_t n = want < *left ? want : *left;
+	ssize_t got = 0;
+
+	memcpy(dst, *pend, n);
+	*pend += n;
+	*left -= n;
+	if (n < want && (got = read_full(fd, dst + n, want - n)) < 0)
+		return -1;
+	return (ssize_t)n + got;
+}
+
+/* Relocate FD's contents (not an activate script) into TFD: its first HEAD_MAX + 1
+ * bytes give the interpreter lines, then it goes through a window of
+ * kpy_relocate_chunk new bytes at a time, keeping between steps only the bytes that
+ * may start a prefix and two bytes of context. *CHANGED tells whether anything
+ * changed. 1 if FD is an ELF file (nothing is written then), 0, or -1 with errno. */
+static int relocate_stream(int fd, int tfd, const char *rel, const struct kpy_reloc *r,
+			   int *changed)
+{
+	size_t chunk = kpy_relocate_chunk > 0 ? kpy_relocate_chunk : 1;
+	size_t plen = strlen(r->old_prefix), hits = 0, n, from, skip, left;
+	char *head = malloc(HEAD_MAX + 1), *buf = malloc(chunk + plen + 2);
+	const char *pend;
+	struct sb s = SB_INIT;
+	ssize_t got;
+	int hc, rv = -1;
+
+	*changed = 0;
+	s.fd = tfd;
+	if (head == NULL || buf == NULL || (got = read_full(fd, head, HEAD_MAX + 1)) < 0)
+		goto out;
+	if (got >= 4 && memcmp(head, "\177ELF", 4) == 0) {
+		rv = 1;
+		goto out;
 	}
-	return 0;
+	if ((hc = relocate_head(&s, rel, head, (size_t)got, r, &skip)) < 0)
+		goto out;
+	n = from = skip < 2 ? skip : 2;
+	memcpy(buf, head + skip - n, n);
+	pend = head + skip;
+	left = (size_t)got - skip;
+	for (;;) {
+		if ((got = refill(fd, buf + n, chunk, &pend, &left)) < 0)
+			goto out;
+		n += (size_t)got;
+		int eof = (size_t)got < chunk;
+		/* a hit is decided once the byte after it is here */
+		size_t limit = eof ? n : n > plen ? n - plen : 0;
+		if (limit < from)
+			limit = from;
+		size_t end = replace_paths(&s, buf, n, from, limit, r, 0, &hits);
+		if (eof || s.err != 0)
+			break;
+		size_t keep = end < 2 ? end : 2;
+		memmove(buf, buf + end - keep, n - end + keep);
+		n = n - end + keep;
+		from = keep;
+	}
+	sb_flush(&s);
+	if (s.err != 0) {
+		errno = s.err;
+		goto out;
+	}
+	*changed = hc || hits > 0;
+	rv = 0;
+out:
+	free(head);
+	free(buf);
+	free(s.p);
+	return rv;
+}
+
+/* An activate script, read whole (at most ACTIVATE_MAX bytes): into *OUT, *OUTLEN when
+ * it changes (1), 0 when not or when it is an ELF file, -1 with errno. */
+static int relocate_whole(int fd, const char *rel, const struct kpy_reloc *r, char **out,
+			  size_t *outlen)
+{
+	char *in = malloc(ACTIVATE_MAX + 1);
+	ssize_t got;
+	int rv = -1;
+
+	if (in == NULL || (got = read_full(fd, in, ACTIVATE_MAX + 1)) < 0)
+		goto out;
+	if (got > ACTIVATE_MAX) {
+		errno = EFBIG;
+		goto out;
+	}
+	if (got >= 4 && memcmp(in, "\177ELF", 4) == 0)
+		rv = 0;
+	else if ((rv = kpy_relocate_buf(rel, in, (size_t)got, r, out, outlen)) < 0)
+		errno = ENOMEM;
+out:
+	free(in);
+	return rv;
 }
 
 int kpy_relocate_file(const char *root, const char *rel, const struct kpy_reloc *r,
 		      struct kpy_err *e)
 {
-	int rootfd = -1, dfd = -1, fd = -1, tfd = -1, rv = -1;
-	char *in = NULL, *out = NULL, tmp[NAME_MAX + 1];
-	size_t len, outlen;
+	int rootfd = -1, dfd = -1, fd = -1, tfd = -1, rv = -1, changed = 0;
+	char *out = NULL, tmp[NAME_MAX + 1], name[512];
+	size_t outlen = 0;
 	const char *base;
 	struct stat st;
 
 	tmp[0] = '\0';
+	kpy_escape_to(name, sizeof(name), rel);
 	if ((rootfd = open(root, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0 ||
 	    open_parent(rootfd, rel, &dfd, &base) < 0) {
-		kpy_err_sys(e, errno, "cannot relocate %s in %s", rel, root);
+		kpy_err_sys(e, errno, "cannot relocate %s in %s", name, root);
 		goto out;
 	}
 	fd = openat(dfd, base, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK);
@@ -375,46 +597,69 @@ int kpy_relocate_file(const char *root, const char *rel, const struct kpy_reloc 
 		if (errno == ELOOP) /* a symlink: relocated when it was extracted */
 			rv = 0;
 		else
-			kpy_err_sys(e, errno, "cannot relocate %s in %s", rel, root);
+			kpy_err_sys(e, errno, "cannot relocate %s in %s", name, root);
 		goto out;
 	}
-	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || (!moves(r) && !reprompts(rel, r))) {
 		rv = 0;
 		goto out;
 	}
-	if (read_all(fd, &in, &len, (size_t)st.st_size) < 0) {
-		kpy_err_set(e, KPY_EFAIL, "out of memory relocating %s", rel);
-		goto out;
-	}
-	if (len >= 4 && memcmp(in, "\177ELF", 4) == 0) {
-		rv = 0;
-		goto out;
-	}
-	int changed = kpy_relocate_buf(rel, in, len, r, &out, &outlen);
-	if (changed < 0) {
-		kpy_err_set(e, KPY_EFAIL, "out of memory relocating %s", rel);
-		goto out;
-	}
-	if (changed == 0) {
-		rv = 0;
-		goto out;
+	if (kpy_is_activate(rel)) {
+		changed = relocate_whole(fd, rel, r, &out, &outlen);
+		if (changed < 0 && errno == EFBIG) {
+			kpy_err_set(e, KPY_EFAIL, "cannot relocate %s in %s: an activation script larger than %d bytes is not one venv wrote",
+				    name, root, ACTIVATE_MAX);
+			goto out;
+		}
+		if (changed < 0) {
+			kpy_err_sys(e, errno, "cannot read %s/%s", root, name);
+			goto out;
+		}
+		if (changed == 0) {
+			rv = 0;
+			goto out;
+		}
 	}
 	snprintf(tmp, sizeof(tmp), ".%.200s.kpy-%ld", base, (long)getpid());
 	tfd = openat(dfd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
-	if (tfd < 0 || write_all(tfd, out, outlen) < 0 || fchmod(tfd, st.st_mode & 07777) < 0) {
-		kpy_err_sys(e, errno, "cannot rewrite %s/%s", root, rel);
+	if (tfd < 0) {
+		int err = errno;
+		tmp[0] = '\0';
+		kpy_err_sys(e, err, "cannot rewrite %s/%s", root, name);
+		goto out;
+	}
+	if (out != NULL) {
+		if (write_all(tfd, out, outlen) < 0) {
+			kpy_err_sys(e, errno, "cannot rewrite %s/%s", root, name);
+			goto out;
+		}
+	} else {
+		errno = 0;
+		int elf = relocate_stream(fd, tfd, rel, r, &changed);
+		if (elf < 0) {
+			/* errno from read(2) or write(2); 0 means out of memory */
+			kpy_err_sys(e, errno != 0 ? errno : ENOMEM, "cannot relocate %s/%s", root, name);
+			goto out;
+		}
+		if (elf == 1 || !changed) {
+			rv = 0;
+			goto out;
+		}
+	}
+	if (fchmod(tfd, st.st_mode & 07777) < 0) {
+		kpy_err_sys(e, errno, "cannot rewrite %s/%s", root, name);
 		goto out;
 	}
 	struct timespec ts[2] = { st.st_atim, st.st_mtim };
 	futimens(tfd, ts);
 	if (close(tfd) < 0) {
 		tfd = -1;
-		kpy_err_sys(e, errno, "cannot rewrite %s/%s", root, rel);
+		kpy_err_sys(e, errno, "cannot rewrite %s/%s", root, name);
 		goto out;
 	}
 	tfd = -1;
 	if (renameat(dfd, tmp, dfd, base) < 0) {
-		kpy_err_sys(e, errno, "cannot rewrite %s/%s", root, rel);
+		kpy_err_sys(e, errno, "cannot rewrite %s/%s", root, name);
 		goto out;
 	}
 	tmp[0] = '\0';
@@ -430,7 +675,6 @@ out:
 		close(dfd);
 	if (rootfd >= 0)
 		close(rootfd);
-	free(in);
 	free(out);
 	return rv;
 }
