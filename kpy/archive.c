@@ -723,22 +723,25 @@ struct reader {
 	const char *path;
 };
 
-/* A write into the target failed: say so, and what to do when the disk is full. */
-static int write_failed(struct archive *aw, const char *archive, const char *dest,
-			struct kpy_err *e)
-{
-	int err = archive_errno(aw) > 0 ? archive_errno(aw) : EIO;
-
-	if (err == ENOSPC || err == EDQUOT)
-		return kpy_err_sys(e, err, "cannot restore %s into %s: free space there (or raise the quota) and try again", archive, dest);
-	return kpy_err_sys(e, err, "cannot restore %s into %s", archive, dest);
-}
-
 static int damaged(struct reader *r, struct kpy_err *e, const char *why)
 {
 	return kpy_err_set(e, KPY_EDAMAGED,
 			   "archive %s is damaged (%s): save the environment again, or restore the file from a backup",
 			   r->path, why);
+}
+
+/* A write into the target failed: say so, and what to do when the disk is full.
+ * Without an errno it was libarchive's own check of the entry: the archive is bad. */
+static int write_failed(struct archive *aw, struct reader *r, const char *dest,
+			struct kpy_err *e)
+{
+	int err = archive_errno(aw);
+
+	if (err <= 0)
+		return damaged(r, e, archive_error_string(aw) ? archive_error_string(aw) : "an entry cannot be written");
+	if (err == ENOSPC || err == EDQUOT)
+		return kpy_err_sys(e, err, "cannot restore %s into %s: free space there (or raise the quota) and try again", r->path, dest);
+	return kpy_err_sys(e, err, "cannot restore %s into %s", r->path, dest);
 }
 
 /* Say why reading failed: corrupt zstd data, a truncated tar, or an I/O error. */
@@ -1027,7 +1030,20 @@ int kpy_archive_restore(const char *archive, const char *dest_in, const char *pr
 				damaged(&r, e, "it holds a hard link to a path outside the target");
 				goto out;
 			}
+			/* kpy stores hard links as separate files: a link here must lead to a
+			 * regular file written earlier, never to a symlink or a directory */
+			if (fstatat(AT_FDCWD, h, &st, AT_SYMLINK_NOFOLLOW) < 0 || !S_ISREG(st.st_mode)) {
+				damaged(&r, e, "it holds a hard link to something that is not a regular file before it");
+				goto out;
+			}
 			archive_entry_set_hardlink(ae, h);
+		}
+		/* names are unique in a kpy archive; libarchive would skip a second one
+		 * silently and then fail on its data with a bare I/O error */
+		if (fstatat(AT_FDCWD, name, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+		    !(S_ISDIR(st.st_mode) && type == AE_IFDIR)) {
+			damaged(&r, e, "it holds two entries with the same name");
+			goto out;
 		}
 		if (type == AE_IFLNK && sym != NULL && strncmp(sym, m.prefix, olen) == 0 &&
 		    (sym[olen] == '/' || sym[olen] == '\0')) {
@@ -1037,7 +1053,7 @@ int kpy_archive_restore(const char *archive, const char *dest_in, const char *pr
 		}
 		if (archive_write_header(aw, ae) != ARCHIVE_OK) {
 			if (archive_errno(aw) == ENOSPC || archive_errno(aw) == EDQUOT)
-				write_failed(aw, archive, dest, e);
+				write_failed(aw, &r, dest, e);
 			else
 				damaged(&r, e, archive_error_string(aw) ? archive_error_string(aw) : "an entry cannot be written");
 			goto out;
@@ -1047,7 +1063,7 @@ int kpy_archive_restore(const char *archive, const char *dest_in, const char *pr
 		la_int64_t off;
 		while ((rc = archive_read_data_block(r.a, &blk, &sz, &off)) == ARCHIVE_OK) {
 			if (archive_write_data_block(aw, blk, sz, off) < ARCHIVE_OK) {
-				write_failed(aw, archive, dest, e);
+				write_failed(aw, &r, dest, e);
 				goto out;
 			}
 		}
@@ -1056,7 +1072,7 @@ int kpy_archive_restore(const char *archive, const char *dest_in, const char *pr
 			goto out;
 		}
 		if (archive_write_finish_entry(aw) < ARCHIVE_OK) {
-			write_failed(aw, archive, dest, e);
+			write_failed(aw, &r, dest, e);
 			goto out;
 		}
 	}
@@ -1068,8 +1084,14 @@ int kpy_archive_restore(const char *archive, const char *dest_in, const char *pr
 		read_failed(&r, e);
 		goto out;
 	}
-	if (!seen_reloc || files != m.files) {
+	if (!seen_reloc) {
 		damaged(&r, e, "it ends before its last entry (truncated)");
+		goto out;
+	}
+	if (files != m.files) {
+		char why[128];
+		snprintf(why, sizeof(why), "its manifest counts %lld entries but it holds %lld", m.files, files);
+		damaged(&r, e, why);
 		goto out;
 	}
 
@@ -1093,7 +1115,7 @@ int kpy_archive_restore(const char *archive, const char *dest_in, const char *pr
 	if (strcmp(m.kind, KPY_KIND_VENV) == 0 && check_python(tmp, &m, archive, e) < 0)
 		goto out;
 	if (archive_write_close(aw) != ARCHIVE_OK) {
-		write_failed(aw, archive, dest, e);
+		write_failed(aw, &r, dest, e);
 		goto out;
 	}
 	if (renameat2(AT_FDCWD, tmp, AT_FDCWD, dest, RENAME_NOREPLACE) < 0) {
