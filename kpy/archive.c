@@ -13,6 +13,7 @@
 #include <fcntl.h>
 #include <libgen.h>
 #include <limits.h>
+#include <stdarg.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -25,6 +26,30 @@ volatile sig_atomic_t kpy_interrupted;
 
 #define WHOLE_FILE_MAX (8u << 20) /* files up to this size are read in one go */
 #define LIST_MAX (64u << 20)      /* bound on .kpy/ metadata read into memory */
+
+/* Format a path into BUF of SIZE bytes; one that does not fit is an error naming it
+ * in full, never a truncated path to act upon. */
+__attribute__((format(printf, 4, 5)))
+static int pathf(char *buf, size_t size, struct kpy_err *e, const char *fmt, ...)
+{
+	va_list ap;
+	int n;
+
+	va_start(ap, fmt);
+	n = vsnprintf(buf, size, fmt, ap);
+	va_end(ap);
+	if (n >= 0 && (size_t)n < size)
+		return 0;
+	char *full = NULL;
+	va_start(ap, fmt);
+	if (vasprintf(&full, fmt, ap) < 0)
+		full = NULL;
+	va_end(ap);
+	kpy_err_set(e, KPY_EINVAL, "a path is longer than the limit of %zu bytes (use shorter names): %s",
+		    size - 1, full ? full : buf);
+	free(full);
+	return -1;
+}
 
 /* ---------- walking the source tree ---------- */
 
@@ -181,8 +206,10 @@ static char *venv_prompt(const char *src, const char *cfg)
 {
 	char path[PATH_MAX], *act, *out = NULL;
 
-	snprintf(path, sizeof(path), "%s/bin/activate", src);
-	if ((act = slurp(path, 1 << 20)) != NULL) {
+	struct kpy_err ignore = KPY_ERR_INIT;
+
+	if (pathf(path, sizeof(path), &ignore, "%s/bin/activate", src) == 0 &&
+	    (act = slurp(path, 1 << 20)) != NULL) {
 		const char *p = strstr(act, "VIRTUAL_ENV_PROMPT=");
 		if (p != NULL) {
 			p += strlen("VIRTUAL_ENV_PROMPT=");
@@ -219,8 +246,10 @@ static char *venv_base_python(const char *src, const char *cfg)
 	char path[PATH_MAX], real[PATH_MAX];
 	size_t sl = strlen(src);
 
-	snprintf(path, sizeof(path), "%s/bin/python", src);
-	if (realpath(path, real) != NULL && !(strncmp(real, src, sl) == 0 && real[sl] == '/'))
+	struct kpy_err ignore = KPY_ERR_INIT;
+
+	if (pathf(path, sizeof(path), &ignore, "%s/bin/python", src) == 0 &&
+	    realpath(path, real) != NULL && !(strncmp(real, src, sl) == 0 && real[sl] == '/'))
 		return strdup(real);
 	return cfg ? cfg_value(cfg, "executable") : NULL;
 }
@@ -311,7 +340,8 @@ static int add_file(struct saver *s, const struct ent *x, struct archive_entry *
 	char edge[2 * PATH_MAX + 4];
 	size_t edgelen = 0;
 
-	snprintf(path, sizeof(path), "%s/%s", s->src, x->rel);
+	if (pathf(path, sizeof(path), s->e, "%s/%s", s->src, x->rel) < 0)
+		return -1;
 	if ((fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC)) < 0)
 		return kpy_err_sys(s->e, errno, "cannot read %s", path);
 	if (size <= WHOLE_FILE_MAX) {
@@ -395,7 +425,8 @@ static int add_entry(struct saver *s, const struct ent *x)
 		goto out;
 	}
 	if (S_ISLNK(x->st.st_mode)) {
-		snprintf(path, sizeof(path), "%s/%s", s->src, x->rel);
+		if (pathf(path, sizeof(path), s->e, "%s/%s", s->src, x->rel) < 0)
+			goto out;
 		ssize_t n = readlink(path, target, sizeof(target) - 1);
 		if (n < 0) {
 			kpy_err_sys(s->e, errno, "cannot read the link %s", path);
@@ -475,29 +506,43 @@ static char *join_lines(char **v, size_t n, size_t *len)
 	return out;
 }
 
-/* Write NAME in DIR (an open directory) atomically with DATA. */
+/* Write NAME in the directory DIR atomically with DATA. */
 static int put_file_at(const char *dir, const char *name, const char *data, size_t len,
 		       struct kpy_err *e)
 {
 	char path[PATH_MAX], tmp[PATH_MAX];
-	int fd;
+	int fd, err;
+	size_t done = 0;
 
-	snprintf(path, sizeof(path), "%s/%s", dir, name);
-	snprintf(tmp, sizeof(tmp), "%s/.%s.%ld", dir, name, (long)getpid());
+	if (pathf(path, sizeof(path), e, "%s/%s", dir, name) < 0 ||
+	    pathf(tmp, sizeof(tmp), e, "%s/.%s.%ld", dir, name, (long)getpid()) < 0)
+		return -1;
 	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0644);
 	if (fd < 0)
 		return kpy_err_sys(e, errno, "cannot write %s", path);
-	if (write(fd, data, len) != (ssize_t)len || close(fd) < 0) {
-		int err = errno;
-		unlink(tmp);
-		return kpy_err_sys(e, err, "cannot write %s", path);
+	while (done < len) {
+		ssize_t n = write(fd, data + done, len - done);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			goto fail;
+		done += (size_t)n;
+	}
+	if (close(fd) < 0) {
+		fd = -1;
+		goto fail;
 	}
 	if (rename(tmp, path) < 0) {
-		int err = errno;
-		unlink(tmp);
-		return kpy_err_sys(e, err, "cannot write %s", path);
+		fd = -1;
+		goto fail;
 	}
 	return 0;
+fail:
+	err = errno ? errno : EIO;
+	if (fd >= 0)
+		close(fd);
+	unlink(tmp);
+	return kpy_err_sys(e, err, "cannot write %s", path);
 }
 
 static int fsync_dir_of(const char *path)
@@ -548,7 +593,8 @@ int kpy_archive_save(const char *src_in, const char *dest, const struct kpy_save
 		return kpy_err_sys(e, errno, "cannot save %s", src);
 	if (!S_ISDIR(st.st_mode))
 		return kpy_err_set(e, KPY_EINVAL, "cannot save %s: not a directory", src);
-	snprintf(cfgpath, sizeof(cfgpath), "%s/pyvenv.cfg", src);
+	if (pathf(cfgpath, sizeof(cfgpath), e, "%s/pyvenv.cfg", src) < 0)
+		goto out;
 	cfg = slurp(cfgpath, 1 << 16);
 	if (venv && cfg == NULL) {
 		kpy_err_set(e, KPY_EINVAL, "%s is not a virtual environment (no pyvenv.cfg): activate the env to save, or make one with 'kpy create'", src);
@@ -597,7 +643,10 @@ int kpy_archive_save(const char *src_in, const char *dest, const struct kpy_save
 		goto out;
 	}
 
-	snprintf(tmp, sizeof(tmp), "%s.XXXXXX", dest);
+	if (pathf(tmp, sizeof(tmp) - 1, e, "%s.XXXXXX", dest) < 0) {
+		tmp[0] = '\0';
+		goto out;
+	}
 	{ /* hidden: ".NAME.tar.zst.XXXXXX" beside DEST */
 		char *slash = strrchr(tmp, '/');
 		if (slash == NULL) {
@@ -685,8 +734,9 @@ int kpy_archive_save(const char *src_in, const char *dest, const struct kpy_save
 		for (size_t i = 0; i < w.n; i++)
 			if (S_ISREG(w.v[i].st.st_mode) && kpy_is_activate(w.v[i].rel))
 				kpy_relocate_file(src, w.v[i].rel, &s.prompt, warn);
-		snprintf(meta, sizeof(meta), "%s/.kpy", src);
-		if (mkdir(meta, 0755) < 0 && errno != EEXIST)
+		if (pathf(meta, sizeof(meta), warn, "%s/.kpy", src) < 0) {
+			/* named in WARN */
+		} else if (mkdir(meta, 0755) < 0 && errno != EEXIST)
 			kpy_err_sys(warn, errno, "cannot create %s", meta);
 		else if (put_file_at(meta, "manifest.ini", mtext, mlen, warn) == 0)
 			put_file_at(meta, "packages", pkgs, plen, warn);
@@ -895,7 +945,8 @@ static int check_python(const char *root, const struct kpy_manifest *m, const ch
 	struct stat st;
 	int hops = 0;
 
-	snprintf(path, sizeof(path), "%s/bin/python", root);
+	if (pathf(path, sizeof(path), e, "%s/bin/python", root) < 0)
+		return -1;
 	if (lstat(path, &st) < 0 || stat(path, &st) == 0)
 		return 0;
 	/* follow the chain by hand to name the first missing link target */
@@ -908,7 +959,10 @@ static int check_python(const char *root, const struct kpy_manifest *m, const ch
 			snprintf(path, sizeof(path), "%s", link);
 		} else {
 			char *slash = strrchr(path, '/');
-			snprintf(slash + 1, sizeof(path) - (size_t)(slash + 1 - path), "%s", link);
+			size_t room = sizeof(path) - (size_t)(slash + 1 - path);
+			if (strlen(link) >= room)
+				break;
+			memcpy(slash + 1, link, strlen(link) + 1);
 		}
 		if (lstat(path, &st) < 0)
 			break;
@@ -971,7 +1025,8 @@ int kpy_archive_restore(const char *archive, const char *dest_in, const char *pr
 		goto out;
 	}
 
-	snprintf(tmp, sizeof(tmp), "%s/.%s.kpy-XXXXXX", strcmp(real, "/") ? real : "", base);
+	if (pathf(tmp, sizeof(tmp), e, "%s/.%s.kpy-XXXXXX", strcmp(real, "/") ? real : "", base) < 0)
+		goto out;
 	if (mkdtemp(tmp) == NULL) {
 		kpy_err_sys(e, errno, "cannot create a directory in %s", parent);
 		goto out;
@@ -1048,7 +1103,8 @@ int kpy_archive_restore(const char *archive, const char *dest_in, const char *pr
 		if (type == AE_IFLNK && sym != NULL && strncmp(sym, m.prefix, olen) == 0 &&
 		    (sym[olen] == '/' || sym[olen] == '\0')) {
 			char nt[PATH_MAX * 2];
-			snprintf(nt, sizeof(nt), "%s%s", dest, sym + olen);
+			if (pathf(nt, sizeof(nt), e, "%s%s", dest, sym + olen) < 0)
+				goto out;
 			archive_entry_set_symlink(ae, nt);
 		}
 		if (archive_write_header(aw, ae) != ARCHIVE_OK) {
@@ -1103,11 +1159,12 @@ int kpy_archive_restore(const char *archive, const char *dest_in, const char *pr
 		goto out;
 	if (prompt != NULL && m.prompt != NULL && strcmp(prompt, m.prompt) != 0) {
 		static const char *const acts[] = { "bin/activate", "bin/activate.csh",
-			"bin/activate.fish", "bin/activate.nu", "bin/activate.ps1", NULL };
+			"bin/activate.fish", "bin/activate.nu", "bin/Activate.ps1", NULL };
 		struct kpy_reloc pr = { .old_prefix = dest, .new_prefix = dest,
 			.old_prompt = m.prompt, .new_prompt = prompt };
 		for (int i = 0; acts[i]; i++) {
-			snprintf(full, sizeof(full), "%s/%s", tmp, acts[i]);
+			if (pathf(full, sizeof(full), e, "%s/%s", tmp, acts[i]) < 0)
+				goto out;
 			if (lstat(full, &st) == 0 && kpy_relocate_file(tmp, acts[i], &pr, e) < 0)
 				goto out;
 		}

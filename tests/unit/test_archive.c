@@ -506,3 +506,63 @@ Test(archive, failed_restore_with_unreadable_directory_leaves_nothing)
 	(void)!chown(p, 0, 0);
 	cr_assert_eq(left, 2, "the temporary directory was left behind");
 }
+
+/* A file whose full path exceeds PATH_MAX: an error naming it, no truncated path used. */
+Test(archive, too_long_path_is_an_error_not_truncated)
+{
+	struct kpy_err e = KPY_ERR_INIT;
+	char a[PATH_MAX], p[PATH_MAX], name[201];
+	int fd;
+
+	memset(name, 'n', 200);
+	name[200] = '\0';
+	PATHF(p, "%s/lib", src);
+	fd = open(p, O_RDONLY | O_DIRECTORY);
+	for (int i = 0; i < 22; i++) { /* 22 * 201 bytes: beyond PATH_MAX */
+		cr_assert_eq(mkdirat(fd, name, 0755), 0);
+		int sub = openat(fd, name, O_RDONLY | O_DIRECTORY);
+		close(fd);
+		fd = sub;
+	}
+	int f = openat(fd, "leaf.txt", O_WRONLY | O_CREAT, 0644);
+	cr_assert(f >= 0);
+	close(f);
+	/* a file at the truncated path would be read instead */
+	close(fd);
+	PATHF(a, "%s/demo.tar.zst", d);
+	cr_assert_eq(save(a, "demo", 0, &e), -1);
+	cr_assert(strstr(e.msg, "longer than the limit") != NULL, "%s", e.msg);
+	cr_assert(strstr(e.msg, src) != NULL, "names the path: %s", e.msg);
+	cr_assert(!exists(a));
+	cr_assert_eq(count(d, ".demo"), 0, "no temporary left");
+}
+
+static int open_fds(void)
+{
+	return count("/proc/self/fd", "");
+}
+
+/* Writing the live env's .kpy/ fails (its file system is full): a warning, and no
+ * file descriptor is left open. */
+Test(archive, failed_live_metadata_write_leaks_no_fd)
+{
+	struct kpy_err e = KPY_ERR_INIT, warn = KPY_ERR_INIT;
+	char a[PATH_MAX], p[PATH_MAX], cmd[PATH_MAX * 2];
+
+	if (geteuid() != 0)
+		cr_skip_test("mounting a small tmpfs needs root");
+	PATHF(p, "%s/.kpy", src);
+	mkdir(p, 0755);
+	PATHF(cmd, "mount -t tmpfs -o size=64k kpytest '%s' && head -c 1048576 /dev/zero > '%s/fill' 2>/dev/null; true", p, p);
+	cr_assert_eq(system(cmd), 0);
+	PATHF(a, "%s/demo.tar.zst", d);
+	struct kpy_save_opts o = { .name = "demo", .level = 3, .threads = 1 };
+	int before = open_fds();
+	int rc = kpy_archive_save(src, a, &o, &warn, &e);
+	int after = open_fds();
+	PATHF(cmd, "umount '%s'", p);
+	(void)!system(cmd);
+	cr_assert_eq(rc, 0, "%s", e.msg);
+	cr_assert(warn.code != 0, "the failed write is a warning");
+	cr_assert_eq(after, before, "file descriptors leaked: %d before, %d after", before, after);
+}
