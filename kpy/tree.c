@@ -131,6 +131,9 @@ int kpy_mkdirs(const char *path, int mode, struct kpy_err *e)
 
 	if (n == 0 || n >= sizeof(buf))
 		return kpy_err_set(e, KPY_EINVAL, "cannot make directory '%s': bad path", path);
+	/* relative to whatever the working directory happens to be (slurmstepd's!) */
+	if (path[0] != '/')
+		return kpy_err_set(e, KPY_EINVAL, "cannot make directory '%s': not an absolute path", path);
 	memcpy(buf, path, n + 1);
 	for (char *p = buf + 1; ; p++) {
 		if (*p != '/' && *p != '\0')

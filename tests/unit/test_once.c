@@ -88,3 +88,23 @@ Test(once, too_long_target_is_an_error)
 	cr_assert(!exists(trunc), "a lock file at a truncated path was made");
 	rm_tmpdir(d);
 }
+
+/* A relative target (from a relative $SLURM_TMPDIR) is refused; no lock file is made
+ * in the working directory. */
+Test(once, relative_target_is_refused)
+{
+	struct kpy_err e = KPY_ERR_INIT;
+	char *d = mk_tmpdir(), p[PATH_MAX];
+	int restored, cwd = open(".", O_RDONLY | O_DIRECTORY);
+
+	cr_assert_eq(chdir(d), 0);
+	mkdir("kpy", 0755);
+	int rc = kpy_restore_once("/nonexistent.tar.zst", "kpy/env", &restored, &e);
+	(void)!fchdir(cwd);
+	close(cwd);
+	cr_assert_eq(rc, -1);
+	cr_assert(strstr(e.msg, "absolute") != NULL, "%s", e.msg);
+	PATHF(p, "%s/kpy/.env.lock", d);
+	cr_assert(!exists(p), "a lock file was made relative to the working directory");
+	rm_tmpdir(d);
+}

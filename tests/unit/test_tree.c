@@ -131,3 +131,25 @@ Test(tree, unreadable_directories_of_the_owner_go)
 	cr_assert(!exists(top));
 	rm_tmpdir(d);
 }
+
+/* A relative path (a relative $SLURM_TMPDIR) is refused before anything is made in
+ * the working directory. */
+Test(tree, mkdirs_refuses_relative_paths)
+{
+	struct kpy_err e = KPY_ERR_INIT;
+	char *d = mk_tmpdir(), p[PATH_MAX];
+	int cwd = open(".", O_RDONLY | O_DIRECTORY);
+
+	cr_assert_eq(chdir(d), 0);
+	int rc = kpy_mkdirs("scratch/kpy", 0700, &e);
+	int made = exists("scratch");
+	(void)!fchdir(cwd);
+	close(cwd);
+	cr_assert_eq(rc, -1);
+	cr_assert_eq(e.code, KPY_EINVAL);
+	cr_assert(strstr(e.msg, "scratch/kpy") != NULL && strstr(e.msg, "absolute") != NULL, "%s", e.msg);
+	cr_assert(!made, "a directory was made relative to the working directory");
+	PATHF(p, "%s/scratch", d);
+	cr_assert(!exists(p));
+	rm_tmpdir(d);
+}
