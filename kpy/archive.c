@@ -18,6 +18,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -252,6 +254,96 @@ static char *venv_base_python(const char *src, const char *cfg)
 	    realpath(path, real) != NULL && !(strncmp(real, src, sl) == 0 && real[sl] == '/'))
 		return strdup(real);
 	return cfg ? cfg_value(cfg, "executable") : NULL;
+}
+
+/* ---------- temporaries of writers killed before they could clean up ---------- */
+
+/* Temporary names carry "HOST-PID-XXXXXX" after a MARK (".tar.zst." beside archives,
+ * ".kpy-" beside restored envs), and their writer holds a flock on them while it
+ * works. A later save or restore removes those of this host whose writer is gone:
+ * its pid is dead and the lock is free (the lock also covers a pid reused by
+ * another process, and writers in another pid namespace). Those of other hosts on a
+ * shared file system are left alone. */
+
+static void host_name(char *buf, size_t size)
+{
+	if (gethostname(buf, size) < 0 || buf[0] == '\0')
+		snprintf(buf, size, "localhost");
+	buf[size - 1] = '\0';
+	for (char *p = buf; *p; p++)
+		if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
+		      (*p >= '0' && *p <= '9') || *p == '.' || *p == '-'))
+			*p = '_';
+}
+
+/* "HOST-PID-XXXXXX" for this process. */
+static void temp_tag(char *buf, size_t size)
+{
+	char host[256];
+
+	host_name(host, sizeof(host));
+	snprintf(buf, size, "%s-%ld-XXXXXX", host, (long)getpid());
+}
+
+/* The writer's pid if NAME is a temporary "...MARK HOST-PID-XXXXXX" of this host,
+ * else 0. */
+static pid_t temp_pid(const char *name, const char *mark, const char *host)
+{
+	size_t n = strlen(name), ml = strlen(mark), hl = strlen(host);
+	const char *p;
+	long pid = 0, mul = 1;
+
+	if (name[0] != '.' || n < 8 || name[n - 7] != '-')
+		return 0;
+	p = name + n - 8;
+	while (p > name && *p >= '0' && *p <= '9' && mul < 10000000000L) {
+		pid += (*p - '0') * mul;
+		mul *= 10;
+		p--;
+	}
+	if (mul == 1 || *p != '-' || pid <= 0 || pid > INT_MAX)
+		return 0;
+	if ((size_t)(p - name) < ml + hl || memcmp(p - hl, host, hl) != 0 ||
+	    memcmp(p - hl - ml, mark, ml) != 0)
+		return 0;
+	return (pid_t)pid;
+}
+
+/* Remove the temporaries in DIR (files, or directories with DIRS) of dead writers on
+ * this host. Best effort: whatever cannot be checked or removed stays. */
+static void sweep_stale(const char *dir, const char *mark, int dirs)
+{
+	char host[256];
+	struct dirent *de;
+	DIR *d = opendir(dir);
+
+	if (d == NULL)
+		return;
+	host_name(host, sizeof(host));
+	while ((de = readdir(d)) != NULL) {
+		pid_t pid = temp_pid(de->d_name, mark, host);
+		int fd;
+
+		if (pid == 0 || pid == getpid() || kill(pid, 0) == 0 || errno != ESRCH)
+			continue;
+		fd = openat(dirfd(d), de->d_name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC |
+			    (dirs ? O_DIRECTORY : 0));
+		if (fd < 0)
+			continue;
+		if (flock(fd, LOCK_EX | LOCK_NB) == 0 || errno == ENOLCK || errno == ENOSYS ||
+		    errno == EOPNOTSUPP || errno == EINVAL) {
+			if (!dirs) {
+				unlinkat(dirfd(d), de->d_name, 0);
+			} else {
+				char path[PATH_MAX];
+				struct kpy_err ignore = KPY_ERR_INIT;
+				if (pathf(path, sizeof(path), &ignore, "%s/%s", dir, de->d_name) == 0)
+					kpy_rmtree(path, &ignore);
+			}
+		}
+		close(fd);
+	}
+	closedir(d);
 }
 
 /* ---------- writing ---------- */
@@ -643,25 +735,28 @@ int kpy_archive_save(const char *src_in, const char *dest, const struct kpy_save
 		goto out;
 	}
 
-	if (pathf(tmp, sizeof(tmp) - 1, e, "%s.XXXXXX", dest) < 0) {
-		tmp[0] = '\0';
-		goto out;
-	}
-	{ /* hidden: ".NAME.tar.zst.XXXXXX" beside DEST */
-		char *slash = strrchr(tmp, '/');
+	{ /* hidden: ".NAME.tar.zst.HOST-PID-XXXXXX" beside DEST */
+		const char *slash = strrchr(dest, '/');
+		char tag[300];
 		if (slash == NULL) {
 			kpy_err_set(e, KPY_EINVAL, "bad archive path %s", dest);
+			goto out;
+		}
+		temp_tag(tag, sizeof(tag));
+		if (pathf(tmp, sizeof(tmp), e, "%.*s/.%s.%s", (int)(slash - dest), dest, slash + 1, tag) < 0) {
 			tmp[0] = '\0';
 			goto out;
 		}
-		memmove(slash + 2, slash + 1, strlen(slash + 1) + 1);
-		slash[1] = '.';
+		tmp[slash - dest] = '\0';
+		sweep_stale(tmp, ".tar.zst.", 0);
+		tmp[slash - dest] = '/';
 	}
 	if ((fd = mkstemp(tmp)) < 0) {
 		kpy_err_sys(e, errno, "cannot create a file beside %s", dest);
 		tmp[0] = '\0';
 		goto out;
 	}
+	flock(fd, LOCK_EX | LOCK_NB); /* held until this process ends: see sweep_stale */
 	fchmod(fd, 0666 & ~current_umask());
 
 	s.src = src;
@@ -999,7 +1094,7 @@ int kpy_archive_restore(const char *archive, const char *dest_in, const char *pr
 	char *reloc = NULL;
 	size_t rlen = 0;
 	long long files = 0;
-	int rv = -1, rc, have_tmp = 0, seen_reloc = 0, cwd = -1;
+	int rv = -1, rc, have_tmp = 0, seen_reloc = 0, cwd = -1, lockfd = -1;
 	struct stat st;
 
 	if (dest_in[0] != '/' || strlen(dest_in) >= sizeof(dest) - 32 || strchr(dest_in, '\n'))
@@ -1025,13 +1120,19 @@ int kpy_archive_restore(const char *archive, const char *dest_in, const char *pr
 		goto out;
 	}
 
-	if (pathf(tmp, sizeof(tmp), e, "%s/.%s.kpy-XXXXXX", strcmp(real, "/") ? real : "", base) < 0)
+	char tag[300];
+	temp_tag(tag, sizeof(tag));
+	if (pathf(tmp, sizeof(tmp), e, "%s/.%s.kpy-%s", strcmp(real, "/") ? real : "", base, tag) < 0)
 		goto out;
+	sweep_stale(real, ".kpy-", 1);
 	if (mkdtemp(tmp) == NULL) {
 		kpy_err_sys(e, errno, "cannot create a directory in %s", parent);
 		goto out;
 	}
 	have_tmp = 1;
+	/* held until this process ends: see sweep_stale */
+	if ((lockfd = open(tmp, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)) >= 0)
+		flock(lockfd, LOCK_EX | LOCK_NB);
 	chmod(tmp, 0755 & ~current_umask());
 
 	/* extract with names relative to the temporary dir: libarchive's symlink check
@@ -1197,6 +1298,8 @@ out:
 		struct kpy_err ignore = KPY_ERR_INIT;
 		kpy_rmtree(tmp, &ignore);
 	}
+	if (lockfd >= 0)
+		close(lockfd);
 	free(reloc);
 	if (rv == 0 && mout != NULL)
 		*mout = m;
