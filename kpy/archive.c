@@ -664,6 +664,7 @@ int kpy_archive_save(const char *src_in, const char *dest, const struct kpy_save
 		     struct kpy_err *warn, struct kpy_err *e)
 {
 	struct kpy_manifest m = { 0 };
+	struct kpy_zw *zw = NULL;
 	struct saver s = { 0 };
 	struct walk w = { 0 };
 	char src[PATH_MAX], tmp[PATH_MAX], cfgpath[PATH_MAX], meta[PATH_MAX];
@@ -770,7 +771,7 @@ int kpy_archive_save(const char *src_in, const char *dest, const struct kpy_save
 	archive_write_set_format_pax_restricted(s.a);
 	archive_write_set_bytes_per_block(s.a, 0);
 	if (kpy_zw_open(s.a, fd, o->level > 0 ? o->level : 3,
-			o->threads > 0 ? o->threads : (int)sysconf(_SC_NPROCESSORS_ONLN), e) < 0)
+			o->threads > 0 ? o->threads : (int)sysconf(_SC_NPROCESSORS_ONLN), &zw, e) < 0)
 		goto out;
 	if (add_mem(&s, KPY_MANIFEST_PATH, mtext, mlen, (time_t)m.saved) < 0 ||
 	    add_mem(&s, KPY_PACKAGES_PATH, pkgs, plen, (time_t)m.saved) < 0)
@@ -789,10 +790,15 @@ int kpy_archive_save(const char *src_in, const char *dest, const struct kpy_save
 	}
 	if (add_mem(&s, KPY_RELOCATE_PATH, reloc, rlen, (time_t)m.saved) < 0)
 		goto out;
-	if (archive_write_close(s.a) != ARCHIVE_OK) {
-		kpy_err_sys(e, archive_errno(s.a) > 0 ? archive_errno(s.a) : EIO,
-			    "cannot write %s (%s)", tmp, archive_error_string(s.a));
-		goto out;
+	{
+		struct kpy_err ze = KPY_ERR_INIT;
+		if (kpy_zw_close(s.a, zw, tmp, &ze) < 0) {
+			if (ze.code == KPY_ENOSPC)
+				kpy_err_set(e, KPY_ENOSPC, "%s: free space there (or raise the quota) and save again; %s was not changed", ze.msg, dest);
+			else
+				kpy_err_set(e, ze.code, "%s", ze.msg);
+			goto out;
+		}
 	}
 	if (fsync(fd) < 0 || close(fd) < 0) {
 		kpy_err_sys(e, errno, "cannot write %s", tmp);

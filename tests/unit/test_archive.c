@@ -204,7 +204,7 @@ static void forge(const char *path, const char *prefix, const struct ent *v, siz
 	char man[512];
 
 	archive_write_set_format_pax_restricted(a);
-	cr_assert_eq(kpy_zw_open(a, fd, 1, 1, &e), 0);
+	cr_assert_eq(kpy_zw_open(a, fd, 1, 1, NULL, &e), 0);
 	PATHF(man, "format = 1\nkind = venv\nprefix = %s\nfiles = %zu\n", prefix, n);
 	struct ent head = { ".kpy/manifest.ini", AE_IFREG, man, 0 };
 	struct ent tail = { ".kpy/relocate", AE_IFREG, "", 0 };
@@ -424,7 +424,7 @@ Test(archive, wrong_file_count_is_not_called_truncated)
 	struct archive *ar = archive_write_new();
 	int fd = open(a, O_WRONLY | O_CREAT | O_TRUNC, 0644);
 	archive_write_set_format_pax_restricted(ar);
-	cr_assert_eq(kpy_zw_open(ar, fd, 1, 1, &e), 0);
+	cr_assert_eq(kpy_zw_open(ar, fd, 1, 1, NULL, &e), 0);
 	const char *man = "format = 1\nkind = uv-cache\nprefix = /old/env\nfiles = 7\n";
 	const char *names[] = { ".kpy/manifest.ini", "x", ".kpy/relocate" };
 	const char *data[] = { man, "x", "" };
@@ -460,7 +460,7 @@ Test(archive, failed_restore_with_unreadable_directory_leaves_nothing)
 	PATHF(a, "%s/locked.tar.zst", d);
 	fd = open(a, O_WRONLY | O_CREAT | O_TRUNC, 0644);
 	archive_write_set_format_pax_restricted(ar);
-	cr_assert_eq(kpy_zw_open(ar, fd, 1, 1, &e), 0);
+	cr_assert_eq(kpy_zw_open(ar, fd, 1, 1, NULL, &e), 0);
 	const char *man = "format = 1\nkind = uv-cache\nprefix = /old/env\nfiles = 5\n";
 	struct { const char *name; int type; int perm; const char *data; } v[] = {
 		{ ".kpy/manifest.ini", AE_IFREG, 0644, man },
