@@ -616,8 +616,11 @@ static int put_file_at(const char *dir, const char *name, const char *data, size
 		ssize_t n = write(fd, data + done, len - done);
 		if (n < 0 && errno == EINTR)
 			continue;
-		if (n <= 0)
+		if (n <= 0) {
+			if (n == 0)
+				errno = EIO;
 			goto fail;
+		}
 		done += (size_t)n;
 	}
 	if (close(fd) < 0) {
