@@ -13,10 +13,13 @@
 #include <fcntl.h>
 #include <libgen.h>
 #include <limits.h>
+#include <stdarg.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -25,6 +28,30 @@ volatile sig_atomic_t kpy_interrupted;
 
 #define WHOLE_FILE_MAX (8u << 20) /* files up to this size are read in one go */
 #define LIST_MAX (64u << 20)      /* bound on .kpy/ metadata read into memory */
+
+/* Format a path into BUF of SIZE bytes; one that does not fit is an error naming it
+ * in full, never a truncated path to act upon. */
+__attribute__((format(printf, 4, 5)))
+static int pathf(char *buf, size_t size, struct kpy_err *e, const char *fmt, ...)
+{
+	va_list ap;
+	int n;
+
+	va_start(ap, fmt);
+	n = vsnprintf(buf, size, fmt, ap);
+	va_end(ap);
+	if (n >= 0 && (size_t)n < size)
+		return 0;
+	char *full = NULL;
+	va_start(ap, fmt);
+	if (vasprintf(&full, fmt, ap) < 0)
+		full = NULL;
+	va_end(ap);
+	kpy_err_set(e, KPY_EINVAL, "a path is longer than the limit of %zu bytes (use shorter names): %s",
+		    size - 1, full ? full : buf);
+	free(full);
+	return -1;
+}
 
 /* ---------- walking the source tree ---------- */
 
@@ -181,8 +208,10 @@ static char *venv_prompt(const char *src, const char *cfg)
 {
 	char path[PATH_MAX], *act, *out = NULL;
 
-	snprintf(path, sizeof(path), "%s/bin/activate", src);
-	if ((act = slurp(path, 1 << 20)) != NULL) {
+	struct kpy_err ignore = KPY_ERR_INIT;
+
+	if (pathf(path, sizeof(path), &ignore, "%s/bin/activate", src) == 0 &&
+	    (act = slurp(path, 1 << 20)) != NULL) {
 		const char *p = strstr(act, "VIRTUAL_ENV_PROMPT=");
 		if (p != NULL) {
 			p += strlen("VIRTUAL_ENV_PROMPT=");
@@ -219,10 +248,102 @@ static char *venv_base_python(const char *src, const char *cfg)
 	char path[PATH_MAX], real[PATH_MAX];
 	size_t sl = strlen(src);
 
-	snprintf(path, sizeof(path), "%s/bin/python", src);
-	if (realpath(path, real) != NULL && !(strncmp(real, src, sl) == 0 && real[sl] == '/'))
+	struct kpy_err ignore = KPY_ERR_INIT;
+
+	if (pathf(path, sizeof(path), &ignore, "%s/bin/python", src) == 0 &&
+	    realpath(path, real) != NULL && !(strncmp(real, src, sl) == 0 && real[sl] == '/'))
 		return strdup(real);
 	return cfg ? cfg_value(cfg, "executable") : NULL;
+}
+
+/* ---------- temporaries of writers killed before they could clean up ---------- */
+
+/* Temporary names carry "HOST-PID-XXXXXX" after a MARK (".tar.zst." beside archives,
+ * ".kpy-" beside restored envs), and their writer holds a flock on them while it
+ * works. A later save or restore removes those of this host whose writer is gone:
+ * its pid is dead and the lock is free (the lock also covers a pid reused by
+ * another process, and writers in another pid namespace). Those of other hosts on a
+ * shared file system are left alone. */
+
+static void host_name(char *buf, size_t size)
+{
+	if (gethostname(buf, size) < 0 || buf[0] == '\0')
+		snprintf(buf, size, "localhost");
+	buf[size - 1] = '\0';
+	for (char *p = buf; *p; p++)
+		if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
+		      (*p >= '0' && *p <= '9') || *p == '.' || *p == '-'))
+			*p = '_';
+}
+
+/* "HOST-PID-XXXXXX" for this process. */
+static void temp_tag(char *buf, size_t size)
+{
+	char host[256];
+
+	host_name(host, sizeof(host));
+	snprintf(buf, size, "%s-%ld-XXXXXX", host, (long)getpid());
+}
+
+/* The writer's pid if NAME is a temporary "...MARK HOST-PID-XXXXXX" of this host,
+ * else 0. */
+static pid_t temp_pid(const char *name, const char *mark, const char *host)
+{
+	size_t n = strlen(name), ml = strlen(mark), hl = strlen(host);
+	const char *p;
+	long pid = 0, mul = 1;
+
+	if (name[0] != '.' || n < 8 || name[n - 7] != '-')
+		return 0;
+	p = name + n - 8;
+	while (p > name && *p >= '0' && *p <= '9' && mul < 10000000000L) {
+		pid += (*p - '0') * mul;
+		mul *= 10;
+		p--;
+	}
+	if (mul == 1 || *p != '-' || pid <= 0 || pid > INT_MAX)
+		return 0;
+	if ((size_t)(p - name) < ml + hl || memcmp(p - hl, host, hl) != 0 ||
+	    memcmp(p - hl - ml, mark, ml) != 0)
+		return 0;
+	return (pid_t)pid;
+}
+
+/* Remove the temporaries in DIR (files, or directories with DIRS) of dead writers on
+ * this host. Best effort: whatever cannot be checked or removed stays. */
+static void sweep_stale(const char *dir, const char *mark, int dirs)
+{
+	char host[256];
+	struct dirent *de;
+	DIR *d = opendir(dir);
+
+	if (d == NULL)
+		return;
+	host_name(host, sizeof(host));
+	while ((de = readdir(d)) != NULL) {
+		pid_t pid = temp_pid(de->d_name, mark, host);
+		int fd;
+
+		if (pid == 0 || pid == getpid() || kill(pid, 0) == 0 || errno != ESRCH)
+			continue;
+		fd = openat(dirfd(d), de->d_name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC |
+			    (dirs ? O_DIRECTORY : 0));
+		if (fd < 0)
+			continue;
+		if (flock(fd, LOCK_EX | LOCK_NB) == 0 || errno == ENOLCK || errno == ENOSYS ||
+		    errno == EOPNOTSUPP || errno == EINVAL) {
+			if (!dirs) {
+				unlinkat(dirfd(d), de->d_name, 0);
+			} else {
+				char path[PATH_MAX];
+				struct kpy_err ignore = KPY_ERR_INIT;
+				if (pathf(path, sizeof(path), &ignore, "%s/%s", dir, de->d_name) == 0)
+					kpy_rmtree(path, &ignore);
+			}
+		}
+		close(fd);
+	}
+	closedir(d);
 }
 
 /* ---------- writing ---------- */
@@ -311,7 +432,8 @@ static int add_file(struct saver *s, const struct ent *x, struct archive_entry *
 	char edge[2 * PATH_MAX + 4];
 	size_t edgelen = 0;
 
-	snprintf(path, sizeof(path), "%s/%s", s->src, x->rel);
+	if (pathf(path, sizeof(path), s->e, "%s/%s", s->src, x->rel) < 0)
+		return -1;
 	if ((fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC)) < 0)
 		return kpy_err_sys(s->e, errno, "cannot read %s", path);
 	if (size <= WHOLE_FILE_MAX) {
@@ -395,7 +517,8 @@ static int add_entry(struct saver *s, const struct ent *x)
 		goto out;
 	}
 	if (S_ISLNK(x->st.st_mode)) {
-		snprintf(path, sizeof(path), "%s/%s", s->src, x->rel);
+		if (pathf(path, sizeof(path), s->e, "%s/%s", s->src, x->rel) < 0)
+			goto out;
 		ssize_t n = readlink(path, target, sizeof(target) - 1);
 		if (n < 0) {
 			kpy_err_sys(s->e, errno, "cannot read the link %s", path);
@@ -475,29 +598,46 @@ static char *join_lines(char **v, size_t n, size_t *len)
 	return out;
 }
 
-/* Write NAME in DIR (an open directory) atomically with DATA. */
+/* Write NAME in the directory DIR atomically with DATA. */
 static int put_file_at(const char *dir, const char *name, const char *data, size_t len,
 		       struct kpy_err *e)
 {
 	char path[PATH_MAX], tmp[PATH_MAX];
-	int fd;
+	int fd, err;
+	size_t done = 0;
 
-	snprintf(path, sizeof(path), "%s/%s", dir, name);
-	snprintf(tmp, sizeof(tmp), "%s/.%s.%ld", dir, name, (long)getpid());
+	if (pathf(path, sizeof(path), e, "%s/%s", dir, name) < 0 ||
+	    pathf(tmp, sizeof(tmp), e, "%s/.%s.%ld", dir, name, (long)getpid()) < 0)
+		return -1;
 	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0644);
 	if (fd < 0)
 		return kpy_err_sys(e, errno, "cannot write %s", path);
-	if (write(fd, data, len) != (ssize_t)len || close(fd) < 0) {
-		int err = errno;
-		unlink(tmp);
-		return kpy_err_sys(e, err, "cannot write %s", path);
+	while (done < len) {
+		ssize_t n = write(fd, data + done, len - done);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			if (n == 0)
+				errno = EIO;
+			goto fail;
+		}
+		done += (size_t)n;
+	}
+	if (close(fd) < 0) {
+		fd = -1;
+		goto fail;
 	}
 	if (rename(tmp, path) < 0) {
-		int err = errno;
-		unlink(tmp);
-		return kpy_err_sys(e, err, "cannot write %s", path);
+		fd = -1;
+		goto fail;
 	}
 	return 0;
+fail:
+	err = errno ? errno : EIO;
+	if (fd >= 0)
+		close(fd);
+	unlink(tmp);
+	return kpy_err_sys(e, err, "cannot write %s", path);
 }
 
 static int fsync_dir_of(const char *path)
@@ -527,6 +667,7 @@ int kpy_archive_save(const char *src_in, const char *dest, const struct kpy_save
 		     struct kpy_err *warn, struct kpy_err *e)
 {
 	struct kpy_manifest m = { 0 };
+	struct kpy_zw *zw = NULL;
 	struct saver s = { 0 };
 	struct walk w = { 0 };
 	char src[PATH_MAX], tmp[PATH_MAX], cfgpath[PATH_MAX], meta[PATH_MAX];
@@ -548,7 +689,8 @@ int kpy_archive_save(const char *src_in, const char *dest, const struct kpy_save
 		return kpy_err_sys(e, errno, "cannot save %s", src);
 	if (!S_ISDIR(st.st_mode))
 		return kpy_err_set(e, KPY_EINVAL, "cannot save %s: not a directory", src);
-	snprintf(cfgpath, sizeof(cfgpath), "%s/pyvenv.cfg", src);
+	if (pathf(cfgpath, sizeof(cfgpath), e, "%s/pyvenv.cfg", src) < 0)
+		goto out;
 	cfg = slurp(cfgpath, 1 << 16);
 	if (venv && cfg == NULL) {
 		kpy_err_set(e, KPY_EINVAL, "%s is not a virtual environment (no pyvenv.cfg): activate the env to save, or make one with 'kpy create'", src);
@@ -597,22 +739,28 @@ int kpy_archive_save(const char *src_in, const char *dest, const struct kpy_save
 		goto out;
 	}
 
-	snprintf(tmp, sizeof(tmp), "%s.XXXXXX", dest);
-	{ /* hidden: ".NAME.tar.zst.XXXXXX" beside DEST */
-		char *slash = strrchr(tmp, '/');
+	{ /* hidden: ".NAME.tar.zst.HOST-PID-XXXXXX" beside DEST */
+		const char *slash = strrchr(dest, '/');
+		char tag[300];
 		if (slash == NULL) {
 			kpy_err_set(e, KPY_EINVAL, "bad archive path %s", dest);
+			goto out;
+		}
+		temp_tag(tag, sizeof(tag));
+		if (pathf(tmp, sizeof(tmp), e, "%.*s/.%s.%s", (int)(slash - dest), dest, slash + 1, tag) < 0) {
 			tmp[0] = '\0';
 			goto out;
 		}
-		memmove(slash + 2, slash + 1, strlen(slash + 1) + 1);
-		slash[1] = '.';
+		tmp[slash - dest] = '\0';
+		sweep_stale(tmp, ".tar.zst.", 0);
+		tmp[slash - dest] = '/';
 	}
 	if ((fd = mkstemp(tmp)) < 0) {
 		kpy_err_sys(e, errno, "cannot create a file beside %s", dest);
 		tmp[0] = '\0';
 		goto out;
 	}
+	flock(fd, LOCK_EX | LOCK_NB); /* held until this process ends: see sweep_stale */
 	fchmod(fd, 0666 & ~current_umask());
 
 	s.src = src;
@@ -626,7 +774,7 @@ int kpy_archive_save(const char *src_in, const char *dest, const struct kpy_save
 	archive_write_set_format_pax_restricted(s.a);
 	archive_write_set_bytes_per_block(s.a, 0);
 	if (kpy_zw_open(s.a, fd, o->level > 0 ? o->level : 3,
-			o->threads > 0 ? o->threads : (int)sysconf(_SC_NPROCESSORS_ONLN), e) < 0)
+			o->threads > 0 ? o->threads : (int)sysconf(_SC_NPROCESSORS_ONLN), &zw, e) < 0)
 		goto out;
 	if (add_mem(&s, KPY_MANIFEST_PATH, mtext, mlen, (time_t)m.saved) < 0 ||
 	    add_mem(&s, KPY_PACKAGES_PATH, pkgs, plen, (time_t)m.saved) < 0)
@@ -645,10 +793,15 @@ int kpy_archive_save(const char *src_in, const char *dest, const struct kpy_save
 	}
 	if (add_mem(&s, KPY_RELOCATE_PATH, reloc, rlen, (time_t)m.saved) < 0)
 		goto out;
-	if (archive_write_close(s.a) != ARCHIVE_OK) {
-		kpy_err_sys(e, archive_errno(s.a) > 0 ? archive_errno(s.a) : EIO,
-			    "cannot write %s (%s)", tmp, archive_error_string(s.a));
-		goto out;
+	{
+		struct kpy_err ze = KPY_ERR_INIT;
+		if (kpy_zw_close(s.a, zw, tmp, &ze) < 0) {
+			if (ze.code == KPY_ENOSPC)
+				kpy_err_set(e, KPY_ENOSPC, "%s: free space there (or raise the quota) and save again; %s was not changed", ze.msg, dest);
+			else
+				kpy_err_set(e, ze.code, "%s", ze.msg);
+			goto out;
+		}
 	}
 	if (fsync(fd) < 0 || close(fd) < 0) {
 		kpy_err_sys(e, errno, "cannot write %s", tmp);
@@ -685,8 +838,9 @@ int kpy_archive_save(const char *src_in, const char *dest, const struct kpy_save
 		for (size_t i = 0; i < w.n; i++)
 			if (S_ISREG(w.v[i].st.st_mode) && kpy_is_activate(w.v[i].rel))
 				kpy_relocate_file(src, w.v[i].rel, &s.prompt, warn);
-		snprintf(meta, sizeof(meta), "%s/.kpy", src);
-		if (mkdir(meta, 0755) < 0 && errno != EEXIST)
+		if (pathf(meta, sizeof(meta), warn, "%s/.kpy", src) < 0) {
+			/* named in WARN */
+		} else if (mkdir(meta, 0755) < 0 && errno != EEXIST)
 			kpy_err_sys(warn, errno, "cannot create %s", meta);
 		else if (put_file_at(meta, "manifest.ini", mtext, mlen, warn) == 0)
 			put_file_at(meta, "packages", pkgs, plen, warn);
@@ -723,22 +877,25 @@ struct reader {
 	const char *path;
 };
 
-/* A write into the target failed: say so, and what to do when the disk is full. */
-static int write_failed(struct archive *aw, const char *archive, const char *dest,
-			struct kpy_err *e)
-{
-	int err = archive_errno(aw) > 0 ? archive_errno(aw) : EIO;
-
-	if (err == ENOSPC || err == EDQUOT)
-		return kpy_err_sys(e, err, "cannot restore %s into %s: free space there (or raise the quota) and try again", archive, dest);
-	return kpy_err_sys(e, err, "cannot restore %s into %s", archive, dest);
-}
-
 static int damaged(struct reader *r, struct kpy_err *e, const char *why)
 {
 	return kpy_err_set(e, KPY_EDAMAGED,
 			   "archive %s is damaged (%s): save the environment again, or restore the file from a backup",
 			   r->path, why);
+}
+
+/* A write into the target failed: say so, and what to do when the disk is full.
+ * Without an errno it was libarchive's own check of the entry: the archive is bad. */
+static int write_failed(struct archive *aw, struct reader *r, const char *dest,
+			struct kpy_err *e)
+{
+	int err = archive_errno(aw);
+
+	if (err <= 0)
+		return damaged(r, e, archive_error_string(aw) ? archive_error_string(aw) : "an entry cannot be written");
+	if (err == ENOSPC || err == EDQUOT)
+		return kpy_err_sys(e, err, "cannot restore %s into %s: free space there (or raise the quota) and try again", r->path, dest);
+	return kpy_err_sys(e, err, "cannot restore %s into %s", r->path, dest);
 }
 
 /* Say why reading failed: corrupt zstd data, a truncated tar, or an I/O error. */
@@ -892,7 +1049,8 @@ static int check_python(const char *root, const struct kpy_manifest *m, const ch
 	struct stat st;
 	int hops = 0;
 
-	snprintf(path, sizeof(path), "%s/bin/python", root);
+	if (pathf(path, sizeof(path), e, "%s/bin/python", root) < 0)
+		return -1;
 	if (lstat(path, &st) < 0 || stat(path, &st) == 0)
 		return 0;
 	/* follow the chain by hand to name the first missing link target */
@@ -905,7 +1063,10 @@ static int check_python(const char *root, const struct kpy_manifest *m, const ch
 			snprintf(path, sizeof(path), "%s", link);
 		} else {
 			char *slash = strrchr(path, '/');
-			snprintf(slash + 1, sizeof(path) - (size_t)(slash + 1 - path), "%s", link);
+			size_t room = sizeof(path) - (size_t)(slash + 1 - path);
+			if (strlen(link) >= room)
+				break;
+			memcpy(slash + 1, link, strlen(link) + 1);
 		}
 		if (lstat(path, &st) < 0)
 			break;
@@ -942,7 +1103,7 @@ int kpy_archive_restore(const char *archive, const char *dest_in, const char *pr
 	char *reloc = NULL;
 	size_t rlen = 0;
 	long long files = 0;
-	int rv = -1, rc, have_tmp = 0, seen_reloc = 0, cwd = -1;
+	int rv = -1, rc, have_tmp = 0, seen_reloc = 0, cwd = -1, lockfd = -1;
 	struct stat st;
 
 	if (dest_in[0] != '/' || strlen(dest_in) >= sizeof(dest) - 32 || strchr(dest_in, '\n'))
@@ -968,12 +1129,19 @@ int kpy_archive_restore(const char *archive, const char *dest_in, const char *pr
 		goto out;
 	}
 
-	snprintf(tmp, sizeof(tmp), "%s/.%s.kpy-XXXXXX", strcmp(real, "/") ? real : "", base);
+	char tag[300];
+	temp_tag(tag, sizeof(tag));
+	if (pathf(tmp, sizeof(tmp), e, "%s/.%s.kpy-%s", strcmp(real, "/") ? real : "", base, tag) < 0)
+		goto out;
+	sweep_stale(real, ".kpy-", 1);
 	if (mkdtemp(tmp) == NULL) {
 		kpy_err_sys(e, errno, "cannot create a directory in %s", parent);
 		goto out;
 	}
 	have_tmp = 1;
+	/* held until this process ends: see sweep_stale */
+	if ((lockfd = open(tmp, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)) >= 0)
+		flock(lockfd, LOCK_EX | LOCK_NB);
 	chmod(tmp, 0755 & ~current_umask());
 
 	/* extract with names relative to the temporary dir: libarchive's symlink check
@@ -1027,17 +1195,31 @@ int kpy_archive_restore(const char *archive, const char *dest_in, const char *pr
 				damaged(&r, e, "it holds a hard link to a path outside the target");
 				goto out;
 			}
+			/* kpy stores hard links as separate files: a link here must lead to a
+			 * regular file written earlier, never to a symlink or a directory */
+			if (fstatat(AT_FDCWD, h, &st, AT_SYMLINK_NOFOLLOW) < 0 || !S_ISREG(st.st_mode)) {
+				damaged(&r, e, "it holds a hard link to something that is not a regular file before it");
+				goto out;
+			}
 			archive_entry_set_hardlink(ae, h);
+		}
+		/* names are unique in a kpy archive; libarchive would skip a second one
+		 * silently and then fail on its data with a bare I/O error */
+		if (fstatat(AT_FDCWD, name, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+		    !(S_ISDIR(st.st_mode) && type == AE_IFDIR)) {
+			damaged(&r, e, "it holds two entries with the same name");
+			goto out;
 		}
 		if (type == AE_IFLNK && sym != NULL && strncmp(sym, m.prefix, olen) == 0 &&
 		    (sym[olen] == '/' || sym[olen] == '\0')) {
 			char nt[PATH_MAX * 2];
-			snprintf(nt, sizeof(nt), "%s%s", dest, sym + olen);
+			if (pathf(nt, sizeof(nt), e, "%s%s", dest, sym + olen) < 0)
+				goto out;
 			archive_entry_set_symlink(ae, nt);
 		}
 		if (archive_write_header(aw, ae) != ARCHIVE_OK) {
 			if (archive_errno(aw) == ENOSPC || archive_errno(aw) == EDQUOT)
-				write_failed(aw, archive, dest, e);
+				write_failed(aw, &r, dest, e);
 			else
 				damaged(&r, e, archive_error_string(aw) ? archive_error_string(aw) : "an entry cannot be written");
 			goto out;
@@ -1047,7 +1229,7 @@ int kpy_archive_restore(const char *archive, const char *dest_in, const char *pr
 		la_int64_t off;
 		while ((rc = archive_read_data_block(r.a, &blk, &sz, &off)) == ARCHIVE_OK) {
 			if (archive_write_data_block(aw, blk, sz, off) < ARCHIVE_OK) {
-				write_failed(aw, archive, dest, e);
+				write_failed(aw, &r, dest, e);
 				goto out;
 			}
 		}
@@ -1056,7 +1238,7 @@ int kpy_archive_restore(const char *archive, const char *dest_in, const char *pr
 			goto out;
 		}
 		if (archive_write_finish_entry(aw) < ARCHIVE_OK) {
-			write_failed(aw, archive, dest, e);
+			write_failed(aw, &r, dest, e);
 			goto out;
 		}
 	}
@@ -1068,8 +1250,14 @@ int kpy_archive_restore(const char *archive, const char *dest_in, const char *pr
 		read_failed(&r, e);
 		goto out;
 	}
-	if (!seen_reloc || files != m.files) {
+	if (!seen_reloc) {
 		damaged(&r, e, "it ends before its last entry (truncated)");
+		goto out;
+	}
+	if (files != m.files) {
+		char why[128];
+		snprintf(why, sizeof(why), "its manifest counts %lld entries but it holds %lld", m.files, files);
+		damaged(&r, e, why);
 		goto out;
 	}
 
@@ -1081,11 +1269,12 @@ int kpy_archive_restore(const char *archive, const char *dest_in, const char *pr
 		goto out;
 	if (prompt != NULL && m.prompt != NULL && strcmp(prompt, m.prompt) != 0) {
 		static const char *const acts[] = { "bin/activate", "bin/activate.csh",
-			"bin/activate.fish", "bin/activate.nu", "bin/activate.ps1", NULL };
+			"bin/activate.fish", "bin/activate.nu", "bin/Activate.ps1", NULL };
 		struct kpy_reloc pr = { .old_prefix = dest, .new_prefix = dest,
 			.old_prompt = m.prompt, .new_prompt = prompt };
 		for (int i = 0; acts[i]; i++) {
-			snprintf(full, sizeof(full), "%s/%s", tmp, acts[i]);
+			if (pathf(full, sizeof(full), e, "%s/%s", tmp, acts[i]) < 0)
+				goto out;
 			if (lstat(full, &st) == 0 && kpy_relocate_file(tmp, acts[i], &pr, e) < 0)
 				goto out;
 		}
@@ -1093,7 +1282,7 @@ int kpy_archive_restore(const char *archive, const char *dest_in, const char *pr
 	if (strcmp(m.kind, KPY_KIND_VENV) == 0 && check_python(tmp, &m, archive, e) < 0)
 		goto out;
 	if (archive_write_close(aw) != ARCHIVE_OK) {
-		write_failed(aw, archive, dest, e);
+		write_failed(aw, &r, dest, e);
 		goto out;
 	}
 	if (renameat2(AT_FDCWD, tmp, AT_FDCWD, dest, RENAME_NOREPLACE) < 0) {
@@ -1118,6 +1307,8 @@ out:
 		struct kpy_err ignore = KPY_ERR_INIT;
 		kpy_rmtree(tmp, &ignore);
 	}
+	if (lockfd >= 0)
+		close(lockfd);
 	free(reloc);
 	if (rv == 0 && mout != NULL)
 		*mout = m;

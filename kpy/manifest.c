@@ -2,22 +2,27 @@
 #include "autoconfig.h"
 #include "manifest.h"
 
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+/* Append "KEY = VAL\n"; on allocation failure *buf is freed and set to NULL. */
 static void put(char **buf, size_t *len, size_t *cap, const char *key, const char *val)
 {
 	size_t need;
 
-	if (val == NULL)
+	if (val == NULL || *buf == NULL)
 		return;
 	need = strlen(key) + strlen(val) + 5;
-	if (*buf == NULL || *len + need >= *cap) {
+	if (*len + need >= *cap) {
 		size_t ncap = (*cap + need) * 2;
 		char *n = realloc(*buf, ncap);
-		if (n == NULL)
+		if (n == NULL) {
+			free(*buf);
+			*buf = NULL;
 			return;
+		}
 		*buf = n;
 		*cap = ncap;
 	}
@@ -58,19 +63,48 @@ static int set_str(char **dst, const char *v, size_t n)
 	return *dst == NULL ? -1 : 0;
 }
 
+/* A decimal number of N bytes at V (not NUL-terminated): digits only, 0..LLONG_MAX. */
+static int set_num(long long *dst, const char *v, size_t n)
+{
+	long long x = 0;
+
+	if (n == 0)
+		return -1;
+	for (size_t i = 0; i < n; i++) {
+		if (v[i] < '0' || v[i] > '9')
+			return -1;
+		if (x > (LLONG_MAX - (v[i] - '0')) / 10)
+			return -1;
+		x = x * 10 + (v[i] - '0');
+	}
+	*dst = x;
+	return 0;
+}
+
+/* The keys kpy_manifest_parse knows; each may appear once. */
+static const char *const keys[] = {
+	"format", "kind", "name", "prefix", "prompt", "python_version", "base_python",
+	"saved", "kpy_version", "files", "bytes", NULL
+};
+
 int kpy_manifest_parse(const char *text, size_t len, struct kpy_manifest *m,
 		       struct kpy_err *e)
 {
 	const char *p = text, *end = text + len;
-	int seen_prefix = 0;
+	unsigned seen = 0;
+	long long format = 0;
 
 	memset(m, 0, sizeof(*m));
+	if (memchr(text, '\0', len) != NULL)
+		goto bad;
 	while (p < end) {
 		const char *nl = memchr(p, '\n', (size_t)(end - p));
 		const char *le = nl ? nl : end, *eq, *k, *ke, *v, *ve;
 
 		k = p;
 		p = nl ? nl + 1 : end;
+		if (le > k && le[-1] == '\r')
+			le--;
 		while (k < le && (*k == ' ' || *k == '\t'))
 			k++;
 		if (k == le || *k == '#' || *k == ';' || *k == '[')
@@ -85,19 +119,27 @@ int kpy_manifest_parse(const char *text, size_t len, struct kpy_manifest *m,
 		while (v < le && (*v == ' ' || *v == '\t'))
 			v++;
 		ve = le;
-		while (ve > v && (ve[-1] == ' ' || ve[-1] == '\t' || ve[-1] == '\r'))
+		while (ve > v && (ve[-1] == ' ' || ve[-1] == '\t'))
 			ve--;
 		size_t kl = (size_t)(ke - k), vl = (size_t)(ve - v);
-#define KEY(s) (kl == sizeof(s) - 1 && memcmp(k, s, kl) == 0)
-		int r = 0;
+		int i, r = 0;
+		for (i = 0; keys[i] != NULL; i++)
+			if (kl == strlen(keys[i]) && memcmp(k, keys[i], kl) == 0)
+				break;
+		if (keys[i] == NULL)
+			continue; /* a key of a later kpy */
+		if (seen & (1u << i))
+			goto bad;
+		seen |= 1u << i;
+#define KEY(s) (strcmp(keys[i], s) == 0)
 		if (KEY("format"))
-			m->format = atoi(v);
+			r = set_num(&format, v, vl) < 0 ? 1 : 0;
 		else if (KEY("kind"))
 			r = set_str(&m->kind, v, vl);
 		else if (KEY("name"))
 			r = set_str(&m->name, v, vl);
 		else if (KEY("prefix"))
-			r = set_str(&m->prefix, v, vl), seen_prefix = 1;
+			r = set_str(&m->prefix, v, vl);
 		else if (KEY("prompt"))
 			r = set_str(&m->prompt, v, vl);
 		else if (KEY("python_version"))
@@ -105,25 +147,29 @@ int kpy_manifest_parse(const char *text, size_t len, struct kpy_manifest *m,
 		else if (KEY("base_python"))
 			r = set_str(&m->base_python, v, vl);
 		else if (KEY("saved"))
-			m->saved = strtoll(v, NULL, 10);
+			r = set_num(&m->saved, v, vl) < 0 ? 1 : 0;
 		else if (KEY("kpy_version"))
 			r = set_str(&m->kpy_version, v, vl);
 		else if (KEY("files"))
-			m->files = strtoll(v, NULL, 10);
+			r = set_num(&m->files, v, vl) < 0 ? 1 : 0;
 		else if (KEY("bytes"))
-			m->bytes = strtoll(v, NULL, 10);
+			r = set_num(&m->bytes, v, vl) < 0 ? 1 : 0;
 #undef KEY
+		if (r > 0)
+			goto bad;
 		if (r < 0) {
 			kpy_manifest_free(m);
 			return kpy_err_set(e, KPY_EFAIL, "out of memory reading the manifest");
 		}
 	}
-	if (m->format < 1 || m->kind == NULL || !seen_prefix || m->prefix[0] != '/')
+	if (format < 1 || m->kind == NULL || m->prefix == NULL || m->prefix[0] != '/' ||
+	    !(seen & (1u << 9)) /* files */)
 		goto bad;
-	if (m->format > 1) {
+	if (format > 1) {
 		kpy_manifest_free(m);
-		return kpy_err_set(e, KPY_EINVAL, "manifest format %d is newer than this kpy understands: upgrade kpy", m->format);
+		return kpy_err_set(e, KPY_EINVAL, "manifest format %lld is newer than this kpy understands: upgrade kpy", format);
 	}
+	m->format = (int)format;
 	return 0;
 bad:
 	kpy_manifest_free(m);

@@ -23,9 +23,13 @@ struct kpy_manifest {
 	long long bytes;       /* bytes of regular-file data */
 };
 
-/* Render to a malloc'd NUL-terminated text; *len gets its length. */
+/* Render to a malloc'd NUL-terminated text; *len gets its length. NULL when out of
+ * memory. */
 char *kpy_manifest_format(const struct kpy_manifest *m, size_t *len);
-/* Parse LEN bytes of text; unknown keys are ignored. */
+/* Parse LEN bytes of text (not NUL-terminated; a NUL byte in it is malformed).
+ * Unknown keys are ignored; format, kind, an absolute prefix and files are required;
+ * a known key twice, or a number that is not plain decimal digits within range, is
+ * malformed (KPY_EDAMAGED); a format above 1 is KPY_EINVAL (upgrade kpy). */
 int kpy_manifest_parse(const char *text, size_t len, struct kpy_manifest *m,
 		       struct kpy_err *e);
 void kpy_manifest_free(struct kpy_manifest *m);

@@ -21,11 +21,13 @@ int kpy_restore_once(const char *archive, const char *dest, int *restored,
 	int fd, rv = -1;
 
 	*restored = 0;
-	if (stat(dest, &st) == 0 && S_ISDIR(st.st_mode))
+	if (dest[0] == '/' && stat(dest, &st) == 0 && S_ISDIR(st.st_mode))
 		return 0; /* the common case of every later step: no lock, no work */
-	if (slash == NULL || slash[1] == '\0')
+	if (dest[0] != '/' || slash == NULL || slash[1] == '\0')
 		return kpy_err_set(e, KPY_EINVAL, "cannot restore to '%s': give an absolute path", dest);
-	snprintf(lock, sizeof(lock), "%.*s/.%s.lock", (int)(slash - dest), dest, slash + 1);
+	int n = snprintf(lock, sizeof(lock), "%.*s/.%s.lock", (int)(slash - dest), dest, slash + 1);
+	if (n < 0 || (size_t)n >= sizeof(lock))
+		return kpy_err_set(e, KPY_EINVAL, "cannot restore: the path is too long (its lock file would exceed %zu bytes; use a shorter one): %s", sizeof(lock) - 1, dest);
 	fd = open(lock, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
 	if (fd < 0)
 		return kpy_err_sys(e, errno, "cannot create the lock file %s", lock);

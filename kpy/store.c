@@ -70,7 +70,8 @@ static int check_dir(const char *path, const char *what, int writable, int creat
 	if (!S_ISDIR(st.st_mode))
 		return kpy_err_set(e, KPY_EINVAL, "%s %s is not a directory: move it away, or set another with 'kpy config pipdir PATH'", what, path);
 	if (writable && access(path, W_OK | X_OK) < 0)
-		return kpy_err_set(e, KPY_EFAIL, "%s %s is not writable by you: fix its permissions, or set another with 'kpy config pipdir PATH'", what, path);
+		return kpy_err_set(e, KPY_EFAIL, "%s %s is read-only%s: choose a writable pipdir with 'kpy config pipdir PATH', or set KPY_PIPDIR=PATH for one command",
+				   what, path, errno == EROFS ? " (a read-only file system)" : " for you");
 	if (!writable && access(path, R_OK | X_OK) < 0)
 		return kpy_err_set(e, KPY_EFAIL, "%s %s is not readable by you: fix its permissions, or set another with 'kpy config pipdir PATH'", what, path);
 	return 0;
@@ -99,11 +100,12 @@ static int by_name(const void *a, const void *b)
 int kpy_store_list(const char *pipdir, const char *kind, struct kpy_saved **out,
 		   size_t *n, struct kpy_err *e)
 {
-	char *dir = kpy_store_dir(pipdir, kind);
+	char *dir = kpy_store_dir(pipdir, kind), *path = NULL;
 	struct kpy_saved *v = NULL;
 	size_t cnt = 0, cap = 0;
 	struct dirent *de;
 	DIR *d;
+	int rv = -1;
 
 	*out = NULL;
 	*n = 0;
@@ -116,42 +118,59 @@ int kpy_store_list(const char *pipdir, const char *kind, struct kpy_saved **out,
 		free(dir);
 		return err == ENOENT ? 0 : -1;
 	}
-	while ((de = readdir(d)) != NULL) {
+	while ((errno = 0, de = readdir(d)) != NULL) {
 		size_t l = strlen(de->d_name);
 		struct kpy_err ignore = KPY_ERR_INIT;
 		struct stat st;
-		char *path;
 
 		if (l <= strlen(SUFFIX) || strcmp(de->d_name + l - strlen(SUFFIX), SUFFIX) != 0)
 			continue;
 		if (cnt == cap) {
 			struct kpy_saved *nv = realloc(v, (cap = cap ? cap * 2 : 16) * sizeof(*v));
 			if (nv == NULL)
-				break;
+				goto oom;
 			v = nv;
 		}
 		memset(&v[cnt], 0, sizeof(v[cnt]));
-		v[cnt].name = strndup(de->d_name, l - strlen(SUFFIX));
-		if (v[cnt].name == NULL || kpy_name_check(v[cnt].name, "name", &ignore) < 0) {
+		if ((v[cnt].name = strndup(de->d_name, l - strlen(SUFFIX))) == NULL)
+			goto oom;
+		if (kpy_name_check(v[cnt].name, "name", &ignore) < 0) {
 			free(v[cnt].name);
 			continue; /* temporary files and foreign names are not saved envs */
 		}
-		if (asprintf(&path, "%s/%s", dir, de->d_name) < 0)
-			break;
+		if (asprintf(&path, "%s/%s", dir, de->d_name) < 0) {
+			path = NULL;
+			free(v[cnt].name);
+			goto oom;
+		}
 		if (stat(path, &st) == 0)
 			v[cnt].size = st.st_size;
 		if (kpy_archive_manifest(path, &v[cnt].m, &ignore) < 0)
 			v[cnt].damaged = 1;
 		free(path);
+		path = NULL;
 		cnt++;
 	}
+	if (errno != 0) {
+		kpy_err_sys(e, errno, "cannot list saved environments in %s", dir);
+		goto out;
+	}
+	if (cnt > 0) {
+		qsort(v, cnt, sizeof(*v), by_name);
+		*out = v;
+		*n = cnt;
+		v = NULL;
+		cnt = 0;
+	}
+	rv = 0;
+	goto out;
+oom:
+	kpy_err_set(e, KPY_EFAIL, "out of memory listing %s", dir);
+out:
+	kpy_saved_free(v, cnt);
 	closedir(d);
 	free(dir);
-	if (cnt > 0)
-		qsort(v, cnt, sizeof(*v), by_name);
-	*out = v;
-	*n = cnt;
-	return 0;
+	return rv;
 }
 
 void kpy_saved_free(struct kpy_saved *v, size_t n)
@@ -175,8 +194,12 @@ static char *saved_names(const char *pipdir, const char *kind, const char *name,
 	char *s;
 
 	*closest = NULL;
-	if (kpy_store_list(pipdir, kind, &v, &n, &ignore) < 0 || n == 0)
+	if (kpy_store_list(pipdir, kind, &v, &n, &ignore) < 0)
 		return strdup("none");
+	if (n == 0) {
+		kpy_saved_free(v, n);
+		return strdup("none");
+	}
 	if ((cands = calloc(n + 1, sizeof(*cands))) != NULL) {
 		for (size_t i = 0; i < n; i++)
 			cands[i] = v[i].name;

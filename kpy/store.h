@@ -30,7 +30,9 @@ struct kpy_saved {
 	int damaged;                /* manifest unreadable */
 	struct kpy_manifest m;      /* owned; zeroed when damaged */
 };
-/* Saved archives of KIND sorted by name; free with kpy_saved_free. A missing store
+/* Saved archives of KIND sorted by name; free with kpy_saved_free. On failure (an
+ * unreadable directory, out of memory) nothing is returned, never a partial list. An
+ * empty list is *OUT NULL and *N 0. A missing store
  * directory is an empty list. */
 int kpy_store_list(const char *pipdir, const char *kind, struct kpy_saved **out,
 		   size_t *n, struct kpy_err *e);

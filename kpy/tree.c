@@ -14,6 +14,18 @@
 
 #define DEPTH_MAX 64 /* open directories held at once; deeper ones are moved up */
 
+/* Give the directory NAME in AT, if it is ours, the owner's rwx it needs to be read
+ * and emptied (a failed restore may leave libarchive's modes, even 0000, behind).
+ * AT_SYMLINK_NOFOLLOW: a symlink swapped in meanwhile is left alone. */
+static void let_owner_in(int at, const char *name)
+{
+	struct stat st;
+
+	if (fstatat(at, name, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISDIR(st.st_mode) &&
+	    (st.st_mode & S_IRWXU) != S_IRWXU && st.st_uid == geteuid())
+		(void)!fchmodat(at, name, (st.st_mode | S_IRWXU) & 07777, AT_SYMLINK_NOFOLLOW);
+}
+
 /* Empty the directory open at FD (which this function closes). Directories nested
  * DEPTH_MAX deep are renamed to the top directory TOPFD, counted in *MOVED, and
  * emptied by the caller's next round, so no tree is too deep to remove. */
@@ -25,7 +37,6 @@ static int empty_dir(int topfd, int fd, const char *top, int depth, unsigned *mo
 	struct dirent *de;
 	int rv = -1;
 
-	/* a failed restore may leave libarchive's read-only directory modes behind */
 	if (fstat(fd, &st) == 0 && (st.st_mode & S_IRWXU) != S_IRWXU && st.st_uid == geteuid())
 		fchmod(fd, (st.st_mode | S_IRWXU) & 07777);
 	d = fdopendir(fd);
@@ -54,6 +65,7 @@ static int empty_dir(int topfd, int fd, const char *top, int depth, unsigned *mo
 			continue;
 		}
 		/* a directory: open it without following a symlink swapped in meanwhile */
+		let_owner_in(dirfd(d), de->d_name);
 		sub = openat(dirfd(d), de->d_name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 		if (sub < 0)
 			goto sys;
@@ -86,6 +98,7 @@ int kpy_rmtree(const char *path, struct kpy_err *e)
 			return kpy_err_sys(e, errno, "cannot remove %s", path);
 		return 0;
 	}
+	let_owner_in(AT_FDCWD, path);
 	fd = open(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	if (fd < 0)
 		return kpy_err_sys(e, errno, "cannot remove %s", path);
@@ -118,6 +131,9 @@ int kpy_mkdirs(const char *path, int mode, struct kpy_err *e)
 
 	if (n == 0 || n >= sizeof(buf))
 		return kpy_err_set(e, KPY_EINVAL, "cannot make directory '%s': bad path", path);
+	/* relative to whatever the working directory happens to be (slurmstepd's!) */
+	if (path[0] != '/')
+		return kpy_err_set(e, KPY_EINVAL, "cannot make directory '%s': not an absolute path", path);
 	memcpy(buf, path, n + 1);
 	for (char *p = buf + 1; ; p++) {
 		if (*p != '/' && *p != '\0')

@@ -7,7 +7,8 @@
 /* Remove PATH and everything under it without following symlinks anywhere below
  * PATH (symlinks are unlinked, not followed). PATH missing is success. */
 int kpy_rmtree(const char *path, struct kpy_err *e);
-/* mkdir -p with MODE for the directories it makes. */
+/* mkdir -p with MODE for the directories it makes. PATH must be absolute: a
+ * relative one is KPY_EINVAL and nothing is made. */
 int kpy_mkdirs(const char *path, int mode, struct kpy_err *e);
 
 #endif

@@ -14,6 +14,9 @@ struct kpy_zw {
 	ZSTD_CCtx *cctx;
 	void *out;
 	size_t out_size;
+	int err;       /* errno of a failed write, -1 for a zstd error, 0 */
+	char why[128]; /* what failed */
+	int ended;     /* the frame was ended and every byte written */
 };
 
 static int write_all(int fd, const void *buf, size_t n)
@@ -42,11 +45,15 @@ static int zw_push(struct archive *a, struct kpy_zw *zw, const void *buf, size_t
 		ZSTD_outBuffer out = { zw->out, zw->out_size, 0 };
 		size_t r = ZSTD_compressStream2(zw->cctx, &out, &in, mode);
 		if (ZSTD_isError(r)) {
-			archive_set_error(a, EIO, "zstd: %s", ZSTD_getErrorName(r));
+			zw->err = -1;
+			snprintf(zw->why, sizeof(zw->why), "zstd: %s", ZSTD_getErrorName(r));
+			archive_set_error(a, EIO, "%s", zw->why);
 			return -1;
 		}
 		if (out.pos > 0 && write_all(zw->fd, zw->out, out.pos) < 0) {
-			archive_set_error(a, errno, "write failed");
+			zw->err = errno ? errno : EIO;
+			snprintf(zw->why, sizeof(zw->why), "write failed");
+			archive_set_error(a, zw->err, "write failed");
 			return -1;
 		}
 		if (mode == ZSTD_e_end ? r == 0 : in.pos == in.size)
@@ -62,9 +69,11 @@ static la_ssize_t zw_write(struct archive *a, void *data, const void *buf, size_
 static int zw_close(struct archive *a, void *data)
 {
 	struct kpy_zw *zw = data;
-	int rv = zw_push(a, zw, NULL, 0, ZSTD_e_end);
 
-	return rv < 0 ? ARCHIVE_FATAL : ARCHIVE_OK;
+	if (zw->err != 0 || zw_push(a, zw, NULL, 0, ZSTD_e_end) < 0)
+		return ARCHIVE_FATAL;
+	zw->ended = 1;
+	return ARCHIVE_OK;
 }
 
 static int zw_free(struct archive *a, void *data)
@@ -78,7 +87,8 @@ static int zw_free(struct archive *a, void *data)
 	return ARCHIVE_OK;
 }
 
-int kpy_zw_open(struct archive *a, int fd, int level, int threads, struct kpy_err *e)
+int kpy_zw_open(struct archive *a, int fd, int level, int threads, struct kpy_zw **zwp,
+		struct kpy_err *e)
 {
 	struct kpy_zw *zw = calloc(1, sizeof(*zw));
 
@@ -98,6 +108,23 @@ int kpy_zw_open(struct archive *a, int fd, int level, int threads, struct kpy_er
 		ZSTD_CCtx_setParameter(zw->cctx, ZSTD_c_nbWorkers, threads); /* ignored if unsupported */
 	if (archive_write_open2(a, zw, NULL, zw_write, zw_close, zw_free) != ARCHIVE_OK)
 		return kpy_err_set(e, KPY_EFAIL, "cannot start the archive: %s", archive_error_string(a));
+	if (zwp != NULL)
+		*zwp = zw;
+	return 0;
+}
+
+int kpy_zw_close(struct archive *a, struct kpy_zw *zw, const char *path, struct kpy_err *e)
+{
+	int r = archive_write_close(a);
+
+	if (zw->err > 0)
+		return kpy_err_sys(e, zw->err, "cannot write %s", path);
+	if (zw->err < 0)
+		return kpy_err_set(e, KPY_EFAIL, "cannot write %s (%s)", path, zw->why);
+	if (r != ARCHIVE_OK || !zw->ended)
+		return kpy_err_sys(e, archive_errno(a) > 0 ? archive_errno(a) : EIO,
+				   "cannot write %s (%s)", path,
+				   archive_error_string(a) ? archive_error_string(a) : "the archive was not finished");
 	return 0;
 }
 

@@ -8,8 +8,14 @@
 /* Writer: libarchive writes tar bytes, zio compresses them into FD. */
 struct kpy_zw;
 /* Open A (a fresh archive_write with its format set) onto FD. The zw is owned by A
- * and freed by archive_write_free; FD stays the caller's. */
-int kpy_zw_open(struct archive *a, int fd, int level, int threads, struct kpy_err *e);
+ * and freed by archive_write_free; FD stays the caller's. *ZW (if not NULL) gets it
+ * for kpy_zw_close. */
+int kpy_zw_open(struct archive *a, int fd, int level, int threads, struct kpy_zw **zw,
+		struct kpy_err *e);
+/* archive_write_close(A), then check that the whole zstd stream reached FD: libarchive
+ * ignores what its client's close callback returns, so a write that fails while the
+ * last frame is ended (a full disk) is only seen here. -1 with the error for PATH. */
+int kpy_zw_close(struct archive *a, struct kpy_zw *zw, const char *path, struct kpy_err *e);
 
 /* Reader: zio decompresses FD, libarchive reads tar from it. */
 struct kpy_zr {

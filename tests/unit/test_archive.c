@@ -4,6 +4,8 @@
 #include <archive.h>
 #include <archive_entry.h>
 #include <dirent.h>
+#include <grp.h>
+#include <sys/wait.h>
 #include "archive.h"
 #include "manifest.h"
 #include "zio.h"
@@ -202,7 +204,7 @@ static void forge(const char *path, const char *prefix, const struct ent *v, siz
 	char man[512];
 
 	archive_write_set_format_pax_restricted(a);
-	cr_assert_eq(kpy_zw_open(a, fd, 1, 1, &e), 0);
+	cr_assert_eq(kpy_zw_open(a, fd, 1, 1, NULL, &e), 0);
 	PATHF(man, "format = 1\nkind = venv\nprefix = %s\nfiles = %zu\n", prefix, n);
 	struct ent head = { ".kpy/manifest.ini", AE_IFREG, man, 0 };
 	struct ent tail = { ".kpy/relocate", AE_IFREG, "", 0 };
@@ -395,4 +397,172 @@ Test(archive, fifos_and_sockets_are_left_out_and_the_env_still_loads)
 	cr_assert_eq(kpy_archive_restore(a, dst, NULL, NULL, &e), 0, "%s", e.msg);
 	PATHF(p, "%s/lib/a-fifo", dst);
 	cr_assert(!exists(p));
+}
+
+/* ---- hardening: misleading messages and leftovers ---- */
+
+Test(archive, duplicate_entry_is_damaged)
+{
+	struct ent v[] = { { "f", AE_IFREG, "one", 0 }, { "f", AE_IFREG, "two", 0 } };
+	refused(v, 2, "a duplicate entry");
+}
+
+Test(archive, hardlink_to_a_symlink_is_damaged)
+{
+	struct ent v[] = { { "s", AE_IFLNK, "/etc/passwd", 0 }, { "h", AE_IFREG, "s", 1 } };
+	refused(v, 2, "a hard link to a symlink");
+}
+
+Test(archive, wrong_file_count_is_not_called_truncated)
+{
+	struct kpy_err e = KPY_ERR_INIT;
+	char a[PATH_MAX], dst[PATH_MAX];
+
+	PATHF(a, "%s/count.tar.zst", d);
+	PATHF(dst, "%s/env", d);
+	/* complete (it ends with .kpy/relocate) but its manifest counts 7 files, not 1 */
+	struct archive *ar = archive_write_new();
+	int fd = open(a, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+	archive_write_set_format_pax_restricted(ar);
+	cr_assert_eq(kpy_zw_open(ar, fd, 1, 1, NULL, &e), 0);
+	const char *man = "format = 1\nkind = uv-cache\nprefix = /old/env\nfiles = 7\n";
+	const char *names[] = { ".kpy/manifest.ini", "x", ".kpy/relocate" };
+	const char *data[] = { man, "x", "" };
+	for (int i = 0; i < 3; i++) {
+		struct archive_entry *ae = archive_entry_new();
+		archive_entry_set_pathname(ae, names[i]);
+		archive_entry_set_filetype(ae, AE_IFREG);
+		archive_entry_set_perm(ae, 0644);
+		archive_entry_set_size(ae, (la_int64_t)strlen(data[i]));
+		cr_assert_eq(archive_write_header(ar, ae), ARCHIVE_OK);
+		archive_write_data(ar, data[i], strlen(data[i]));
+		archive_entry_free(ae);
+	}
+	archive_write_close(ar);
+	archive_write_free(ar);
+	close(fd);
+	cr_assert_eq(kpy_archive_restore(a, dst, NULL, NULL, &e), -1);
+	cr_assert_eq(e.code, KPY_EDAMAGED, "%s", e.msg);
+	cr_assert(strstr(e.msg, "truncated") == NULL, "%s", e.msg);
+	cr_assert(strstr(e.msg, "7") != NULL, "names the counts: %s", e.msg);
+	cr_assert(!exists(dst));
+}
+
+/* A failed restore of an archive holding a mode-0000 directory with files inside
+ * leaves nothing behind (the directory's mode is fixed before it is emptied). */
+Test(archive, failed_restore_with_unreadable_directory_leaves_nothing)
+{
+	struct kpy_err e = KPY_ERR_INIT;
+	char a[PATH_MAX], p[PATH_MAX], dst[PATH_MAX];
+	struct archive *ar = archive_write_new();
+	int fd;
+
+	PATHF(a, "%s/locked.tar.zst", d);
+	fd = open(a, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+	archive_write_set_format_pax_restricted(ar);
+	cr_assert_eq(kpy_zw_open(ar, fd, 1, 1, NULL, &e), 0);
+	const char *man = "format = 1\nkind = uv-cache\nprefix = /old/env\nfiles = 5\n";
+	struct { const char *name; int type; int perm; const char *data; } v[] = {
+		{ ".kpy/manifest.ini", AE_IFREG, 0644, man },
+		{ "locked", AE_IFDIR, 0, "" },
+		{ "locked/sub", AE_IFDIR, 0, "" },
+		{ "locked/sub/f", AE_IFREG, 0644, "data" },
+		{ "locked/g", AE_IFREG, 0644, "data" },
+		{ "/abs/later", AE_IFREG, 0644, "x" }, /* refused: the restore fails here */
+	};
+	for (size_t i = 0; i < sizeof(v) / sizeof(v[0]); i++) {
+		struct archive_entry *ae = archive_entry_new();
+		archive_entry_set_pathname(ae, v[i].name);
+		archive_entry_set_filetype(ae, (unsigned)v[i].type);
+		archive_entry_set_perm(ae, (mode_t)v[i].perm);
+		archive_entry_set_size(ae, (la_int64_t)strlen(v[i].data));
+		cr_assert_eq(archive_write_header(ar, ae), ARCHIVE_OK);
+		archive_write_data(ar, v[i].data, strlen(v[i].data));
+		archive_entry_free(ae);
+	}
+	archive_write_close(ar);
+	archive_write_free(ar);
+	close(fd);
+	PATHF(p, "%s/restore", d);
+	mkdir(p, 0755);
+	PATHF(dst, "%s/restore/env", d);
+	/* as an ordinary user: root would read a mode-0000 directory anyway */
+	if (geteuid() == 0) {
+		chmod(d, 0755);
+		chmod(a, 0644);
+		cr_assert_eq(chown(p, 65534, 65534), 0);
+	}
+	pid_t pid = fork();
+	if (pid == 0) {
+		if (geteuid() == 0 && (setgroups(0, NULL) < 0 || setgid(65534) < 0 || setuid(65534) < 0))
+			_exit(3);
+		int rc = kpy_archive_restore(a, dst, NULL, NULL, &e);
+		_exit(rc == -1 && e.code == KPY_EDAMAGED ? 0 : 4);
+	}
+	int status;
+	cr_assert_eq(waitpid(pid, &status, 0), pid);
+	cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0, "the restore did not fail as damaged");
+	int left = count(p, ".");
+	(void)!chown(p, 0, 0);
+	cr_assert_eq(left, 2, "the temporary directory was left behind");
+}
+
+/* A file whose full path exceeds PATH_MAX: an error naming it, no truncated path used. */
+Test(archive, too_long_path_is_an_error_not_truncated)
+{
+	struct kpy_err e = KPY_ERR_INIT;
+	char a[PATH_MAX], p[PATH_MAX], name[201];
+	int fd;
+
+	memset(name, 'n', 200);
+	name[200] = '\0';
+	PATHF(p, "%s/lib", src);
+	fd = open(p, O_RDONLY | O_DIRECTORY);
+	for (int i = 0; i < 22; i++) { /* 22 * 201 bytes: beyond PATH_MAX */
+		cr_assert_eq(mkdirat(fd, name, 0755), 0);
+		int sub = openat(fd, name, O_RDONLY | O_DIRECTORY);
+		close(fd);
+		fd = sub;
+	}
+	int f = openat(fd, "leaf.txt", O_WRONLY | O_CREAT, 0644);
+	cr_assert(f >= 0);
+	close(f);
+	/* a file at the truncated path would be read instead */
+	close(fd);
+	PATHF(a, "%s/demo.tar.zst", d);
+	cr_assert_eq(save(a, "demo", 0, &e), -1);
+	cr_assert(strstr(e.msg, "longer than the limit") != NULL, "%s", e.msg);
+	cr_assert(strstr(e.msg, src) != NULL, "names the path: %s", e.msg);
+	cr_assert(!exists(a));
+	cr_assert_eq(count(d, ".demo"), 0, "no temporary left");
+}
+
+static int open_fds(void)
+{
+	return count("/proc/self/fd", "");
+}
+
+/* Writing the live env's .kpy/ fails (its file system is full): a warning, and no
+ * file descriptor is left open. */
+Test(archive, failed_live_metadata_write_leaks_no_fd)
+{
+	struct kpy_err e = KPY_ERR_INIT, warn = KPY_ERR_INIT;
+	char a[PATH_MAX], p[PATH_MAX], cmd[PATH_MAX * 2];
+
+	if (geteuid() != 0)
+		cr_skip_test("mounting a small tmpfs needs root");
+	PATHF(p, "%s/.kpy", src);
+	mkdir(p, 0755);
+	PATHF(cmd, "mount -t tmpfs -o size=64k kpytest '%s' && head -c 1048576 /dev/zero > '%s/fill' 2>/dev/null; true", p, p);
+	cr_assert_eq(system(cmd), 0);
+	PATHF(a, "%s/demo.tar.zst", d);
+	struct kpy_save_opts o = { .name = "demo", .level = 3, .threads = 1 };
+	int before = open_fds();
+	int rc = kpy_archive_save(src, a, &o, &warn, &e);
+	int after = open_fds();
+	PATHF(cmd, "umount -l '%s'", p); /* -l: a leaked fd would keep it busy */
+	(void)!system(cmd);
+	cr_assert_eq(rc, 0, "%s", e.msg);
+	cr_assert(warn.code != 0, "the failed write is a warning");
+	cr_assert_eq(after, before, "file descriptors leaked: %d before, %d after", before, after);
 }

@@ -46,11 +46,78 @@ Test(manifest, malformed_is_damaged)
 
 Test(manifest, newer_format_asks_for_an_upgrade)
 {
-	const char *t = "format = 9\nkind = venv\nprefix = /x\n";
+	const char *t = "format = 9\nkind = venv\nprefix = /x\nfiles = 1\n";
 	struct kpy_manifest r;
 	struct kpy_err e = KPY_ERR_INIT;
 
 	cr_assert_eq(kpy_manifest_parse(t, strlen(t), &r, &e), -1);
 	cr_assert_eq(e.code, KPY_EINVAL);
 	cr_assert(strstr(e.msg, "upgrade kpy") != NULL);
+}
+
+Test(manifest, newer_format_is_named)
+{
+	const char *t = "format = 2\nkind = venv\nprefix = /x\nfiles = 1\n";
+	struct kpy_manifest r;
+	struct kpy_err e = KPY_ERR_INIT;
+
+	cr_assert_eq(kpy_manifest_parse(t, strlen(t), &r, &e), -1);
+	cr_assert(strstr(e.msg, "format 2 is newer") != NULL, "%s", e.msg);
+}
+
+/* Hostile manifests: each is malformed (KPY_EDAMAGED), never read past its length. */
+Test(manifest, hostile_text_is_damaged)
+{
+	static const struct { const char *text; size_t len; } bad[] = {
+#define T(s) { s, sizeof(s) - 1 }
+		T("format = 1\nkind = venv\nprefix = /x\nfiles = 99999999999999999999999\n"),
+		T("format = 1\nkind = venv\nprefix = /x\nfiles = -5\n"),
+		T("format = 1\nkind = venv\nprefix = /x\nfiles = 1\nbytes = -1\n"),
+		T("format = 1\nkind = venv\nprefix = /x\nfiles = 12abc\n"),
+		T("format = 1\nkind = venv\nprefix = /x\nfiles = \n"),
+		T("format = 99999999999999999999\nkind = venv\nprefix = /x\nfiles = 1\n"),
+		T("format = -1\nkind = venv\nprefix = /x\nfiles = 1\n"),
+		T("format = 1\nkind = venv\nprefix = /x\0/y\nfiles = 1\n"),
+		T("format = 1\nkind = venv\nprefix = /x\nprefix = /y\nfiles = 1\n"),
+		T("format = 1\nformat = 1\nkind = venv\nprefix = /x\nfiles = 1\n"),
+		T("format = 1\nkind = venv\nprefix = /x\n"),            /* no files */
+		T("kind = venv\nprefix = /x\nfiles = 1\n"),               /* no format */
+		T("format = 1\nprefix = /x\nfiles = 1\n"),                /* no kind */
+		T("format = 1\nkind = venv\nfiles = 1\n"),                /* no prefix */
+#undef T
+	};
+
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		struct kpy_manifest r;
+		struct kpy_err e = KPY_ERR_INIT;
+		/* an exact-size heap copy: ASan sees any read past LEN */
+		char *copy = malloc(bad[i].len);
+		memcpy(copy, bad[i].text, bad[i].len);
+		cr_assert_eq(kpy_manifest_parse(copy, bad[i].len, &r, &e), -1, "case %zu accepted", i);
+		cr_assert_eq(e.code, KPY_EDAMAGED, "case %zu: %s", i, e.msg);
+		free(copy);
+	}
+}
+
+Test(manifest, no_final_newline_and_crlf_are_fine)
+{
+	static const char *good[] = {
+		"format = 1\nkind = venv\nprefix = /x\nfiles = 42",
+		"format = 1\r\nkind = venv\r\n\r\n[kpy]\r\nprefix = /x\r\nfiles = 42\r\n",
+		"format=1\nkind=venv\nprefix=/x\nfiles=42\nfuture_key = anything\n",
+	};
+
+	for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
+		struct kpy_manifest r;
+		struct kpy_err e = KPY_ERR_INIT;
+		size_t len = strlen(good[i]);
+		char *copy = malloc(len);
+		memcpy(copy, good[i], len);
+		cr_assert_eq(kpy_manifest_parse(copy, len, &r, &e), 0, "case %zu: %s", i, e.msg);
+		cr_assert_eq(r.files, 42, "case %zu", i);
+		cr_assert_str_eq(r.prefix, "/x", "case %zu", i);
+		cr_assert_str_eq(r.kind, "venv", "case %zu", i);
+		kpy_manifest_free(&r);
+		free(copy);
+	}
 }

@@ -69,3 +69,42 @@ Test(once, failure_leaves_no_target)
 	cr_assert(!exists(dst));
 	rm_tmpdir(d);
 }
+
+/* A target whose lock file name would not fit PATH_MAX: an error, no lock file made at
+ * a truncated path. */
+Test(once, too_long_target_is_an_error)
+{
+	struct kpy_err e = KPY_ERR_INIT;
+	char *d = mk_tmpdir(), dst[PATH_MAX], trunc[PATH_MAX];
+	int restored;
+	size_t n;
+
+	n = (size_t)snprintf(dst, sizeof(dst), "%s/", d);
+	memset(dst + n, 'x', sizeof(dst) - n - 1);
+	dst[sizeof(dst) - 2] = '\0'; /* 4094 bytes: fits, but ".NAME.lock" does not */
+	cr_assert_eq(kpy_restore_once("/nonexistent.tar.zst", dst, &restored, &e), -1);
+	cr_assert(strstr(e.msg, "too long") != NULL, "%s", e.msg);
+	snprintf(trunc, sizeof(trunc), "%s/.%s.lock", d, dst + strlen(d) + 1);
+	cr_assert(!exists(trunc), "a lock file at a truncated path was made");
+	rm_tmpdir(d);
+}
+
+/* A relative target (from a relative $SLURM_TMPDIR) is refused; no lock file is made
+ * in the working directory. */
+Test(once, relative_target_is_refused)
+{
+	struct kpy_err e = KPY_ERR_INIT;
+	char *d = mk_tmpdir(), p[PATH_MAX];
+	int restored, cwd = open(".", O_RDONLY | O_DIRECTORY);
+
+	cr_assert_eq(chdir(d), 0);
+	mkdir("kpy", 0755);
+	int rc = kpy_restore_once("/nonexistent.tar.zst", "kpy/env", &restored, &e);
+	(void)!fchdir(cwd);
+	close(cwd);
+	cr_assert_eq(rc, -1);
+	cr_assert(strstr(e.msg, "absolute") != NULL, "%s", e.msg);
+	PATHF(p, "%s/kpy/.env.lock", d);
+	cr_assert(!exists(p), "a lock file was made relative to the working directory");
+	rm_tmpdir(d);
+}

@@ -1,6 +1,8 @@
 /* test_store.c: kpy/store.c: names, paths, checks, list and rm. */
 #include "helpers.h"
 #include "store.h"
+#include <grp.h>
+#include <sys/wait.h>
 
 Test(store, names)
 {
@@ -89,5 +91,51 @@ Test(store, list_and_rm)
 	cr_assert_eq(kpy_store_rm(d, KPY_KIND_VENV, "a", &e), 0, "%s", e.msg);
 	PATHF(p, "%s/venv_archives/a.tar.zst", d);
 	cr_assert(!exists(p));
+	rm_tmpdir(d);
+}
+
+/* Only foreign names in the store: an empty list, nothing leaked (LeakSanitizer). */
+Test(store, only_foreign_names_is_empty_and_leaks_nothing)
+{
+	struct kpy_err e = KPY_ERR_INIT;
+	struct kpy_saved *v;
+	size_t n;
+	char *d = mk_tmpdir(), p[PATH_MAX];
+
+	PATHF(p, "%s/venv_archives", d);
+	mkdir(p, 0755);
+	PATHF(p, "%s/venv_archives/.hidden.tar.zst", d);
+	put(p, "x", 0644);
+	PATHF(p, "%s/venv_archives/a b.tar.zst", d);
+	put(p, "x", 0644);
+	cr_assert_eq(kpy_store_list(d, KPY_KIND_VENV, &v, &n, &e), 0, "%s", e.msg);
+	cr_assert_eq(n, 0);
+	cr_assert_null(v);
+	cr_assert_eq(kpy_store_rm(d, KPY_KIND_VENV, "zzz", &e), -1);
+	cr_assert(strstr(e.msg, "saved: none") != NULL, "%s", e.msg);
+	rm_tmpdir(d);
+}
+
+/* A pipdir that cannot be written says so and how to choose another. */
+Test(store, read_only_pipdir_says_what_to_do)
+{
+	struct kpy_err e = KPY_ERR_INIT;
+	char *d = mk_tmpdir(), p[PATH_MAX];
+
+	chmod(d, 0755);
+	PATHF(p, "%s/pd", d);
+	mkdir(p, 0555);
+	pid_t pid = fork();
+	if (pid == 0) {
+		if (geteuid() == 0 && (setgroups(0, NULL) < 0 || setgid(65534) < 0 || setuid(65534) < 0))
+			_exit(3);
+		if (kpy_store_check(p, KPY_KIND_VENV, 1, 1, &e) == 0)
+			_exit(4);
+		_exit(strstr(e.msg, "read-only") && strstr(e.msg, "kpy config pipdir") &&
+		      strstr(e.msg, "KPY_PIPDIR") && strstr(e.msg, p) && !strstr(e.msg, "permissions") ? 0 : 5);
+	}
+	int status;
+	cr_assert_eq(waitpid(pid, &status, 0), pid);
+	cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0, "status %d", status);
 	rm_tmpdir(d);
 }

@@ -15,7 +15,7 @@ static void write_tar(const char *path, size_t datalen)
 	for (size_t i = 0; i < datalen; i++)
 		data[i] = (char)(i * 7 + i / 251);
 	archive_write_set_format_pax_restricted(a);
-	cr_assert_eq(kpy_zw_open(a, fd, 3, 2, &e), 0, "%s", e.msg);
+	cr_assert_eq(kpy_zw_open(a, fd, 3, 2, NULL, &e), 0, "%s", e.msg);
 	archive_entry_set_pathname(ae, "data.bin");
 	archive_entry_set_filetype(ae, AE_IFREG);
 	archive_entry_set_perm(ae, 0644);
