@@ -433,8 +433,18 @@ int cmd_export(int argc, char **argv)
 	rc = 1;
 	if (kpy_name_check(argv[i], "environment name", &e) < 0)
 		return fail(&e);
-	/* the new prefix: the parent's real path plus the last component */
-	snprintf(copy, sizeof(copy), "%s", argv[i + 1]);
+	/* the new prefix: the parent's real path plus the last component; a relative
+	 * PATH is taken from the working directory (kpy_mkdirs wants absolute paths) */
+	if (argv[i + 1][0] != '/') {
+		if (getcwd(cwd, sizeof(cwd)) == NULL) {
+			kpy_err_sys(&e, errno, "cannot export to %s", argv[i + 1]);
+			return fail(&e);
+		}
+		if (snprintf(copy, sizeof(copy), "%s/%s", strcmp(cwd, "/") ? cwd : "", argv[i + 1]) >= (int)sizeof(copy))
+			return usage_error("export", "PATH is too long");
+	} else if (snprintf(copy, sizeof(copy), "%s", argv[i + 1]) >= (int)sizeof(copy)) {
+		return usage_error("export", "PATH is too long");
+	}
 	for (size_t n = strlen(copy); n > 1 && copy[n - 1] == '/'; n--)
 		copy[n - 1] = '\0';
 	slash = strrchr(copy, '/');
