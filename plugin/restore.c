@@ -30,17 +30,18 @@
 /* ---- the child: runs as root until it drops to the job user for good ---- */
 
 /* Leave nothing of slurmstepd's behind: its descriptors (the root-opened log, the
- * step's sockets, pipes), its signal mask and handlers, its OOM protection. */
-static int child_hygiene(int reply, struct kpy_err *e)
+ * step's sockets, pipes), its signal mask and handlers. */
+static void child_hygiene(int reply)
 {
 	sigset_t none;
 	int nul, fd;
 
-	sigemptyset(&none);
-	sigprocmask(SIG_SETMASK, &none, NULL);
+	/* handlers first: a signal pending in the mask must not reach slurmstepd's */
 	for (int sig = 1; sig < NSIG; sig++)
 		if (sig != SIGKILL && sig != SIGSTOP)
 			signal(sig, SIG_DFL);
+	sigemptyset(&none);
+	sigprocmask(SIG_SETMASK, &none, NULL);
 	if (reply != REPLY_FD && dup2(reply, REPLY_FD) < 0)
 		_exit(3);
 	nul = open("/dev/null", O_RDWR);
@@ -49,8 +50,13 @@ static int child_hygiene(int reply, struct kpy_err *e)
 	if (close_range(REPLY_FD + 1, ~0U, 0) < 0)
 		for (fd = REPLY_FD + 1; fd < 65536; fd++)
 			close(fd);
-	/* slurmstepd protects itself from the OOM killer; a restore must not be */
-	fd = open("/proc/self/oom_score_adj", O_WRONLY | O_CLOEXEC);
+}
+
+/* slurmstepd protects itself from the OOM killer; a restore must not be. As root. */
+static int reset_oom_score(struct kpy_err *e)
+{
+	int fd = open("/proc/self/oom_score_adj", O_WRONLY | O_CLOEXEC);
+
 	if (fd < 0 || write(fd, "0", 1) != 1) {
 		kpy_err_sys(e, errno, "cannot reset oom_score_adj");
 		if (fd >= 0)
@@ -131,14 +137,15 @@ static void child_restore(const struct kpy_job *j, const char *name,
 	char *archive = NULL, *root = NULL, *dest = NULL;
 	int rv = -1;
 
-	if (child_hygiene(reply, &e) < 0)
-		goto out;
+	child_hygiene(reply);
 	/* user_init runs with the user's euid but root's real uid: take root back first,
 	 * only to make the scratch directory, then become the user for good. */
 	if (geteuid() != 0 && seteuid(0) < 0) {
 		kpy_err_sys(&e, errno, "cannot regain root to switch users");
 		goto out;
 	}
+	if (reset_oom_score(&e) < 0)
+		goto out;
 	if (j->make_scratch && kpy_scratch_make(pc->tmpdir, j->jobid, j->uid, j->gid,
 						out->note, sizeof(out->note), &e) < 0)
 		goto out;
