@@ -25,16 +25,24 @@
 #include "store.h"
 #include "tree.h"
 
-#define REPLY_FD 3
-
 /* ---- the child: runs as root until it drops to the job user for good ---- */
 
+static void close_from_to(unsigned from, unsigned to)
+{
+	if (from > to)
+		return;
+	if (close_range(from, to, 0) < 0)
+		for (unsigned fd = from; fd <= to && fd < 65536; fd++)
+			close((int)fd);
+}
+
 /* Leave nothing of slurmstepd's behind: its descriptors (the root-opened log, the
- * step's sockets, pipes), its signal mask and handlers. */
-static void child_hygiene(int reply)
+ * step's sockets, pipes) but REPLY, its signal mask and handlers. Returns the
+ * reply descriptor (moved if it was 0, 1 or 2). */
+static int child_hygiene(int reply)
 {
 	sigset_t none;
-	int nul, fd;
+	int nul;
 
 	/* handlers first: a signal pending in the mask must not reach slurmstepd's */
 	for (int sig = 1; sig < NSIG; sig++)
@@ -42,14 +50,16 @@ static void child_hygiene(int reply)
 			signal(sig, SIG_DFL);
 	sigemptyset(&none);
 	sigprocmask(SIG_SETMASK, &none, NULL);
-	if (reply != REPLY_FD && dup2(reply, REPLY_FD) < 0)
+	if (reply <= 2 && (reply = fcntl(reply, F_DUPFD_CLOEXEC, 3)) < 0)
 		_exit(3);
-	nul = open("/dev/null", O_RDWR);
+	close_from_to(3, (unsigned)reply - 1);
+	close_from_to((unsigned)reply + 1, ~0U);
+	nul = open("/dev/null", O_RDWR | O_CLOEXEC);
 	if (nul < 0 || dup2(nul, 0) < 0 || dup2(nul, 1) < 0 || dup2(nul, 2) < 0)
 		_exit(3);
-	if (close_range(REPLY_FD + 1, ~0U, 0) < 0)
-		for (fd = REPLY_FD + 1; fd < 65536; fd++)
-			close(fd);
+	if (nul > 2)
+		close(nul);
+	return reply;
 }
 
 /* slurmstepd protects itself from the OOM killer; a restore must not be. As root. */
@@ -128,7 +138,7 @@ static void explain(const struct kpy_job *j, const char *name, const char *pipdi
 }
 
 static void child_restore(const struct kpy_job *j, const char *name,
-			  const struct kpy_plugin_config *pc, pid_t parent, int reply,
+			  const struct kpy_plugin_config *pc, pid_t parent, int *reply,
 			  struct kpy_reply *out)
 {
 	struct kpy_err e = KPY_ERR_INIT;
@@ -137,7 +147,7 @@ static void child_restore(const struct kpy_job *j, const char *name,
 	char *archive = NULL, *root = NULL, *dest = NULL;
 	int rv = -1;
 
-	child_hygiene(reply);
+	*reply = child_hygiene(*reply);
 	/* user_init runs with the user's euid but root's real uid: take root back first,
 	 * only to make the scratch directory, then become the user for good. */
 	if (geteuid() != 0 && seteuid(0) < 0) {
@@ -263,9 +273,9 @@ int kpy_restore_run(const struct kpy_job *j, const char *name,
 
 		close(fds[0]);
 		memset(out, 0, sizeof(*out));
-		child_restore(j, name, cfg, parent, fds[1], out);
+		child_restore(j, name, cfg, parent, &fds[1], out);
 		while (off < sizeof(*out)) {
-			n = write(REPLY_FD, (char *)out + off, sizeof(*out) - off);
+			n = write(fds[1], (char *)out + off, sizeof(*out) - off);
 			if (n < 0 && errno == EINTR)
 				continue;
 			if (n <= 0)
