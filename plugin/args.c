@@ -6,9 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "error.h"
 #include "log.h"
-#include "store.h"
 
 static char *opt_env;
 
@@ -24,21 +22,12 @@ static struct spank_option kpy_options[] = {
 	SPANK_OPTIONS_TABLE_END
 };
 
+/* The name is only kept here: it is checked in init_post_opt, because Slurm echoes
+ * the raw argument of an option whose callback fails, newlines and all. */
 static int opt_env_cb(int val, const char *optarg, int remote)
 {
-	struct kpy_err e = KPY_ERR_INIT;
-	char *dup;
+	char *dup = strdup(optarg != NULL ? optarg : "");
 
-	if (optarg == NULL || optarg[0] == '\0') {
-		slurm_error("kpy: --kpy-env needs the name of a saved environment");
-		return -1;
-	}
-	/* On the node the name is checked again and any error is reported from task_init. */
-	if (!remote && kpy_name_check(optarg, "environment name", &e) < 0) {
-		kpy_log_error("kpy: --kpy-env=%s: %s", optarg, e.msg);
-		return -1;
-	}
-	dup = strdup(optarg);
 	if (dup == NULL) {
 		slurm_error("kpy: out of memory");
 		return -1;

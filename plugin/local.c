@@ -25,7 +25,16 @@ int kpy_local_post_opt(spank_t sp, int allocator)
 	const char *name = kpy_args_env();
 	int rv = -1;
 
-	if (name == NULL) {
+	if (name != NULL) {
+		if (name[0] == '\0') {
+			slurm_error("kpy: --kpy-env needs the name of a saved environment");
+			goto fail;
+		}
+		if (kpy_name_check(name, "environment name", &e) < 0) {
+			kpy_log_error("kpy: --kpy-env=%s: %s", name, e.msg);
+			goto fail;
+		}
+	} else {
 		name = getenv("KPY_ENV");
 		if (name == NULL || name[0] == '\0')
 			return 0;

@@ -35,7 +35,8 @@ chown -R "$TU:" "$UH"
 
 # as_user / as_user2 COMMAND...: run as the test users, from the user's home
 as_user() {
-	(cd "$UH" && runuser -u "$TU" -- env -u KPY_PIPDIR HOME="$UH" TMPDIR="$UH/tmp" "$@")
+	(cd "$UH" && runuser -u "$TU" -- env -u KPY_PIPDIR HOME="$UH" TMPDIR="$UH/tmp" \
+		XDG_CONFIG_HOME="$UH/.config" XDG_DATA_HOME="$UH/.local/share" "$@")
 }
 as_user2() { (cd / && runuser -u "$TU2" -- env -u KPY_PIPDIR "$@"); }
 # runs COMMAND...: COMMAND succeeds; its stderr is shown only when it fails

@@ -29,10 +29,10 @@ as_user timeout 60 srun --kpy-env="$bad" true > "$T/opt.out" 2> "$T/opt.err"
 ok "--kpy-env with a newline and ESC fails in srun" test $? -ne 0
 ok "srun shows one line for it, escaped" \
 	same "$(grep -c FORGED "$T/opt.err"):$(grep -c $'\033' "$T/opt.err")" "1:0"
-ok "KPY_ENV with a newline and ESC fails in srun, one line, escaped" \
-	bash -c '! "$@" > /dev/null 2> "$T/env.err" &&
-		[ "$(grep -c FORGED "$T/env.err"):$(grep -c $'"'"'\033'"'"' "$T/env.err")" = 1:0 ]' \
-	_ as_user env KPY_ENV="$bad" timeout 60 srun true
+as_user env KPY_ENV="$bad" timeout 60 srun true > "$T/env.out" 2> "$T/env.err"
+ok "KPY_ENV with a newline and ESC fails in srun" test $? -ne 0
+ok "srun shows one line for it, escaped" \
+	same "$(grep -c FORGED "$T/env.err"):$(grep -c $'\033' "$T/env.err")" "1:0"
 
 # ---- a missing env: the command's message, listing what is saved ---------------------
 as_user "$KPY" load scince > /dev/null 2> "$T/load.err"
