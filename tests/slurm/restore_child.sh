@@ -8,7 +8,7 @@
 ok "save demo in the site pipdir" runs make_site_pipdir
 FIFO=$P/venv_archives/slow.tar.zst
 mkfifo -m 0644 "$FIFO"
-slurm_start tmpdir="$SCR" pipdir="$P" restore_memory=3G
+slurm_start tmpdir="$SCR" pipdir="$P"
 # slurmstepd (forked by slurmd) inherits slurmd's oom_score_adj; real sites protect it
 # with -1000, which needs CAP_SYS_RESOURCE (not in every test container): any value other
 # than 0 shows whether the restore child inherits it
@@ -58,8 +58,8 @@ if [ -n "$child" ]; then
 	# glibc's own handlers for signals 32 and 33 (thread cancel, setxid) cannot be reset
 	cgt=$(awk '/^SigCgt:/ { print $2 }' "/proc/$child/status")
 	ok "no signal handler of slurmstepd's" same "$(( 16#$cgt & ~0x300000000 ))" 0
-	ok "its address space is bounded by restore_memory=3G" \
-		same "$(awk '/^Max address space/ { print $4 }' "/proc/$child/limits")" 3221225472
+	ok "its address space is bounded (restore_memory, 4 GiB by default)" \
+		same "$(awk '/^Max address space/ { print $4 }' "/proc/$child/limits")" 4294967296
 fi
 touch "$T/go"
 wait "$srun_pid"
@@ -94,6 +94,8 @@ ok "the restore had begun (its temporary directory is there)" grep -q '^\.slow\.
 ok "no env named slow is left in the job's scratch" bash -c '! grep -qx slow "$1"' _ "$T/kpy.ls"
 ok "node idle at the end" node_idle
 
+cluster_plugstack tmpdir="$SCR" pipdir="$P" restore_memory=3G restore_timeout=60
+ok "restore_memory=3G and restore_timeout=60 are accepted" runs as_user timeout 60 srun --kpy-env=demo true
 cluster_plugstack tmpdir="$SCR" restore_timeout=0
 ok "restore_timeout=0 is refused, naming it" expect_fail 1 "'restore_timeout=0'" srun true
 cluster_plugstack tmpdir="$SCR" restore_memory=12x
