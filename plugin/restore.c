@@ -8,6 +8,7 @@
 #include <grp.h>
 #include <poll.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,7 +20,6 @@
 #include <unistd.h>
 
 #include "config.h"
-#include "log.h"
 #include "once.h"
 #include "scratch.h"
 #include "store.h"
@@ -204,6 +204,21 @@ out:
 
 /* ---- slurmstepd: fork, wait with a deadline ---- */
 
+static char *say(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* A malloc'd message, not yet escaped (the caller escapes it once); never NULL. */
+static char *say(const char *fmt, ...)
+{
+	va_list ap;
+	char *s;
+
+	va_start(ap, fmt);
+	if (vasprintf(&s, fmt, ap) < 0)
+		s = NULL;
+	va_end(ap);
+	return s != NULL ? s : strdup("kpy: out of memory");
+}
+
 static long ms_left(const struct timespec *deadline)
 {
 	struct timespec now;
@@ -260,12 +275,12 @@ int kpy_restore_run(const struct kpy_job *j, const char *name,
 
 	*err = NULL;
 	if (pipe2(fds, O_CLOEXEC) < 0) {
-		*err = kpy_log_format("kpy: cannot restore '%s': pipe: %s", name, strerror(errno));
+		*err = say("kpy: cannot restore '%s': pipe: %s", name, strerror(errno));
 		goto fail;
 	}
 	pid = fork();
 	if (pid < 0) {
-		*err = kpy_log_format("kpy: cannot restore '%s': fork: %s", name, strerror(errno));
+		*err = say("kpy: cannot restore '%s': fork: %s", name, strerror(errno));
 		goto fail;
 	}
 	if (pid == 0) {
@@ -294,13 +309,13 @@ int kpy_restore_run(const struct kpy_job *j, const char *name,
 		kill(pid, SIGKILL);
 	while (waitpid(pid, &status, 0) < 0) {
 		if (errno != EINTR) {
-			*err = kpy_log_format("kpy: cannot restore '%s': waitpid: %s", name,
+			*err = say("kpy: cannot restore '%s': waitpid: %s", name,
 					      strerror(errno));
 			goto fail;
 		}
 	}
 	if (late) {
-		*err = kpy_log_format("kpy: restoring environment '%s' took longer than %u "
+		*err = say("kpy: restoring environment '%s' took longer than %u "
 				      "seconds and was stopped (plugstack.conf restore_timeout=%u); "
 				      "ask your admin to raise restore_timeout, or make the "
 				      "environment smaller", name, cfg->restore_timeout,
@@ -309,13 +324,13 @@ int kpy_restore_run(const struct kpy_job *j, const char *name,
 	}
 	if (got != sizeof(*out)) {
 		if (WIFSIGNALED(status))
-			*err = kpy_log_format("kpy: restoring environment '%s' was killed by "
+			*err = say("kpy: restoring environment '%s' was killed by "
 					      "signal %d (%s)%s", name, WTERMSIG(status),
 					      strsignal(WTERMSIG(status)),
 					      cfg->restore_memory ? "; if it ran out of memory, ask "
 					      "your admin to raise plugstack.conf restore_memory=" : "");
 		else
-			*err = kpy_log_format("kpy: restoring environment '%s' failed without a "
+			*err = say("kpy: restoring environment '%s' failed without a "
 					      "message (exit %d)", name,
 					      WIFEXITED(status) ? WEXITSTATUS(status) : -1);
 		goto fail;

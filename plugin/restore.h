@@ -35,8 +35,8 @@ struct kpy_reply {
  * scratch, then the job's user for good, not dumpable, killed if slurmstepd dies,
  * its address space bounded by CFG->restore_memory and its run by
  * CFG->restore_timeout. 0 with OUT filled (OUT->code says whether the restore
- * worked); -1 when the child could not run or gave no reply, with *ERR a malloc'd,
- * printable message for the user. */
+ * worked); -1 when the child could not run or gave no reply, with *ERR a malloc'd
+ * message for the user (not yet escaped). */
 int kpy_restore_run(const struct kpy_job *j, const char *name,
 		    const struct kpy_plugin_config *cfg, struct kpy_reply *out, char **err);
 
