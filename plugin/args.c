@@ -2,11 +2,11 @@
 #include "autoconfig.h"
 #include "args.h"
 
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "error.h"
-#include "store.h"
+#include "log.h"
 
 static char *opt_env;
 
@@ -22,21 +22,12 @@ static struct spank_option kpy_options[] = {
 	SPANK_OPTIONS_TABLE_END
 };
 
+/* The name is only kept here: it is checked in init_post_opt, because Slurm echoes
+ * the raw argument of an option whose callback fails, newlines and all. */
 static int opt_env_cb(int val, const char *optarg, int remote)
 {
-	struct kpy_err e = KPY_ERR_INIT;
-	char *dup;
+	char *dup = strdup(optarg != NULL ? optarg : "");
 
-	if (optarg == NULL || optarg[0] == '\0') {
-		slurm_error("kpy: --kpy-env needs the name of a saved environment");
-		return -1;
-	}
-	/* On the node the name is checked again and any error is reported from task_init. */
-	if (!remote && kpy_name_check(optarg, "environment name", &e) < 0) {
-		slurm_error("kpy: --kpy-env=%s: %s", optarg, e.msg);
-		return -1;
-	}
-	dup = strdup(optarg);
 	if (dup == NULL) {
 		slurm_error("kpy: out of memory");
 		return -1;
@@ -75,7 +66,7 @@ void kpy_args_free(void)
 static int parse_path(const char *arg, const char *val, const char **out)
 {
 	if (val[0] != '/') {
-		slurm_error("kpy: plugstack.conf: '%s': the value must be an absolute path", arg);
+		kpy_log_error("kpy: plugstack.conf: '%s': the value must be an absolute path", arg);
 		return -1;
 	}
 	*out = val;
@@ -92,8 +83,56 @@ static int parse_bool(const char *arg, const char *val, int *out)
 		*out = 0;
 		return 0;
 	}
-	slurm_error("kpy: plugstack.conf: '%s': the value must be yes or no", arg);
+	kpy_log_error("kpy: plugstack.conf: '%s': the value must be yes or no", arg);
 	return -1;
+}
+
+#define KPY_ARGS_LIST "pipdir=PATH, tmpdir=PATH, offline=yes|no, restore_timeout=SECONDS " \
+	"and restore_memory=SIZE"
+
+static int parse_seconds(const char *arg, const char *val, unsigned *out)
+{
+	unsigned long v;
+	char *end;
+
+	errno = 0;
+	v = strtoul(val, &end, 10);
+	if (errno != 0 || *end != '\0' || val[0] < '0' || val[0] > '9' || v == 0 || v > 86400) {
+		kpy_log_error("kpy: plugstack.conf: '%s': the value must be a number of seconds "
+			      "from 1 to 86400", arg);
+		return -1;
+	}
+	*out = (unsigned)v;
+	return 0;
+}
+
+/* SIZE: bytes with an optional K, M, G or T suffix (powers of 1024); 0 or unlimited: none */
+static int parse_size(const char *arg, const char *val, unsigned long long *out)
+{
+	unsigned long long v;
+	char *end;
+	int shift = 0;
+
+	if (strcmp(val, "unlimited") == 0) {
+		*out = 0;
+		return 0;
+	}
+	errno = 0;
+	v = strtoull(val, &end, 10);
+	if (end[0] != '\0' && end[1] == '\0') {
+		const char *u = strchr("KMGT", end[0] & ~0x20);
+
+		shift = u != NULL ? 10 * (int)(u - "KMGT" + 1) : -1;
+		end++;
+	}
+	if (errno != 0 || *end != '\0' || val[0] < '0' || val[0] > '9' || shift < 0 ||
+	    v > (~0ULL >> shift) || (v != 0 && (v << shift) < (64ULL << 20))) {
+		kpy_log_error("kpy: plugstack.conf: '%s': the value must be a size of at least "
+			      "64M (K, M, G or T), or unlimited", arg);
+		return -1;
+	}
+	*out = v << shift;
+	return 0;
 }
 
 int kpy_args_parse(int ac, char **av, struct kpy_plugin_config *c)
@@ -103,14 +142,16 @@ int kpy_args_parse(int ac, char **av, struct kpy_plugin_config *c)
 	c->pipdir = NULL;
 	c->tmpdir = KPY_DEFAULT_TMPDIR;
 	c->offline = 1;
+	c->restore_timeout = KPY_DEFAULT_RESTORE_TIMEOUT;
+	c->restore_memory = KPY_DEFAULT_RESTORE_MEMORY;
 	for (int i = 0; i < ac; i++) {
 		const char *arg = av[i], *eq = strchr(arg, '=');
 		size_t klen;
 		int ret;
 
 		if (eq == NULL || eq == arg || eq[1] == '\0') {
-			slurm_error("kpy: plugstack.conf: malformed argument '%s': expected "
-				    "pipdir=PATH, tmpdir=PATH or offline=yes|no", arg);
+			kpy_log_error("kpy: plugstack.conf: malformed argument '%s': the "
+				      "arguments are " KPY_ARGS_LIST, arg);
 			goto fail;
 		}
 		klen = (size_t)(eq - arg);
@@ -120,9 +161,13 @@ int kpy_args_parse(int ac, char **av, struct kpy_plugin_config *c)
 			ret = parse_path(arg, eq + 1, &c->tmpdir);
 		else if (klen == 7 && strncmp(arg, "offline", klen) == 0)
 			ret = parse_bool(arg, eq + 1, &c->offline);
+		else if (klen == 15 && strncmp(arg, "restore_timeout", klen) == 0)
+			ret = parse_seconds(arg, eq + 1, &c->restore_timeout);
+		else if (klen == 14 && strncmp(arg, "restore_memory", klen) == 0)
+			ret = parse_size(arg, eq + 1, &c->restore_memory);
 		else {
-			slurm_error("kpy: plugstack.conf: unknown argument '%s': the arguments "
-				    "are pipdir=PATH, tmpdir=PATH and offline=yes|no", arg);
+			kpy_log_error("kpy: plugstack.conf: unknown argument '%s': the arguments "
+				      "are " KPY_ARGS_LIST, arg);
 			goto fail;
 		}
 		if (ret < 0)

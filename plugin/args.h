@@ -6,12 +6,16 @@
 #include <slurm/spank.h>
 
 #define KPY_DEFAULT_TMPDIR "/tmp"
+#define KPY_DEFAULT_RESTORE_TIMEOUT 600                         /* seconds */
+#define KPY_DEFAULT_RESTORE_MEMORY (4ULL * 1024 * 1024 * 1024)  /* bytes */
 
 /* plugstack.conf arguments; strings point into the plugin's argv (not owned). */
 struct kpy_plugin_config {
 	const char *pipdir; /* pipdir=PATH, or NULL: the job user's own configuration */
 	const char *tmpdir; /* tmpdir=PATH: base of per-job scratch when no SLURM_TMPDIR */
 	int offline;        /* offline=yes|no */
+	unsigned restore_timeout;        /* restore_timeout=SECONDS: kill a slower restore */
+	unsigned long long restore_memory; /* restore_memory=SIZE: its address space; 0: no limit */
 };
 
 /* Parse AC/AV (key=value words) into C; an unknown or malformed argument is an

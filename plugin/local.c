@@ -1,4 +1,5 @@
-/* local.c: srun, sbatch and salloc: name checks before the job is sent off. */
+/* local.c: srun, sbatch and salloc: name checks before the job is sent off, and the
+ * name handed to the job. */
 #include "autoconfig.h"
 #include "local.h"
 
@@ -6,6 +7,7 @@
 
 #include "args.h"
 #include "error.h"
+#include "log.h"
 #include "store.h"
 
 int kpy_local_init(spank_t sp, int ac, char **av)
@@ -23,18 +25,33 @@ int kpy_local_post_opt(spank_t sp, int allocator)
 	const char *name = kpy_args_env();
 	int rv = -1;
 
-	if (name == NULL) {
+	if (name != NULL) {
+		if (name[0] == '\0') {
+			slurm_error("kpy: --kpy-env needs the name of a saved environment");
+			goto fail;
+		}
+		if (kpy_name_check(name, "environment name", &e) < 0) {
+			kpy_log_error("kpy: --kpy-env=%s: %s", name, e.msg);
+			goto fail;
+		}
+	} else {
 		name = getenv("KPY_ENV");
 		if (name == NULL || name[0] == '\0')
 			return 0;
 		if (kpy_name_check(name, "environment name", &e) < 0) {
-			slurm_error("kpy: KPY_ENV=%s: %s", name, e.msg);
+			kpy_log_error("kpy: KPY_ENV=%s: %s", name, e.msg);
 			goto fail;
 		}
 	}
-	/* salloc's shell and sbatch's exported environment carry the name to later sruns. */
+	/* salloc's shell and sbatch's exported environment carry the name to later sruns.
+	 * sbatch --export=NONE (or =VARS) exports neither it nor the option to the batch
+	 * step; the job control environment reaches every step whatever --export says. */
 	if (allocator && setenv("KPY_ENV", name, 1) < 0) {
 		slurm_error("kpy: cannot set KPY_ENV");
+		goto fail;
+	}
+	if (allocator && spank_job_control_setenv(sp, "KPY_ENV", name, 1) != ESPANK_SUCCESS) {
+		slurm_error("kpy: cannot pass KPY_ENV to the job");
 		goto fail;
 	}
 	rv = 0;

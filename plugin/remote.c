@@ -1,49 +1,23 @@
-/* remote.c: on the compute node: restore the env once per job, as the job user in a
- * forked child; export it to the tasks; report failures from task_init; clean up. */
+/* remote.c: slurmstepd: pick the env, have it restored once per job (restore.c),
+ * export it to the tasks, and report failures from task_init. */
 #include "autoconfig.h"
 #include "remote.h"
 
-#include <errno.h>
-#include <fcntl.h>
-#include <grp.h>
-#include <limits.h>
 #include <pwd.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <sys/types.h>
-#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "args.h"
-#include "config.h"
 #include "error.h"
-#include "once.h"
+#include "log.h"
+#include "restore.h"
+#include "scratch.h"
 #include "store.h"
-#include "tree.h"
-
-struct job {
-	uid_t uid;
-	gid_t gid;
-	gid_t *gids;            /* not owned */
-	int ngids;
-	uint32_t jobid;
-	char **env;             /* not owned: slurmstepd's copy of the job environment */
-	char *home, *user;      /* malloc'd; fallbacks when the job environment lacks them */
-	char *scratch;          /* malloc'd: $SLURM_TMPDIR, or the per-job dir we make */
-	int make_scratch;       /* scratch is ours: create (or check) it */
-};
-
-/* What the child reports back through the pipe. */
-struct reply {
-	int code;
-	int restored;
-	char pipdir[PATH_MAX];
-	char msg[sizeof(((struct kpy_err *)0)->msg)];
-};
 
 static struct {
 	struct kpy_plugin_config cfg;
@@ -53,18 +27,20 @@ static struct {
 
 static void remember(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
+/* Keep the first error for task_init, escaped: names and messages come from users. */
 static void remember(const char *fmt, ...)
 {
 	va_list ap;
-	char *s;
+	char *raw = NULL;
 
 	if (ctx.error != NULL)
 		return;
 	va_start(ap, fmt);
-	if (vasprintf(&s, fmt, ap) < 0)
-		s = strdup("kpy: out of memory");
+	if (vasprintf(&raw, fmt, ap) < 0)
+		raw = NULL;
 	va_end(ap);
-	ctx.error = s;
+	ctx.error = kpy_log_format("%s", raw != NULL ? raw : "kpy: out of memory");
+	free(raw);
 }
 
 /* A malloc'd copy of VAR from the job environment, or NULL if unset. */
@@ -101,15 +77,6 @@ static int job_setenv(spank_t sp, const char *var, const char *val)
 	return 0;
 }
 
-static char *scratch_path(const char *base, uint32_t jobid, uid_t uid)
-{
-	char *p;
-
-	if (asprintf(&p, "%s/kpy-job.%u.%u", base, jobid, (unsigned)uid) < 0)
-		return NULL;
-	return p;
-}
-
 int kpy_remote_init(spank_t sp, int ac, char **av)
 {
 	if (kpy_args_parse(ac, av, &ctx.cfg) < 0)
@@ -122,8 +89,13 @@ int kpy_remote_post_opt(spank_t sp)
 	struct kpy_err e = KPY_ERR_INIT;
 	const char *opt = kpy_args_env();
 
-	/* the option given to this step wins over KPY_ENV inherited from the batch job */
+	/* the option given to this step wins over KPY_ENV inherited from the batch job;
+	 * sbatch --export=NONE (or =VARS) drops both the option and KPY_ENV from the batch
+	 * step's environment, but Slurm passes the job control environment, where sbatch
+	 * and salloc put the name too, to every step as SLURM_SPANK_KPY_ENV */
 	ctx.name = opt != NULL ? strdup(opt) : job_getenv(sp, "KPY_ENV");
+	if (ctx.name == NULL)
+		ctx.name = job_getenv(sp, "SLURM_SPANK_KPY_ENV");
 	if (ctx.name != NULL && ctx.name[0] == '\0') {
 		free(ctx.name);
 		ctx.name = NULL;
@@ -133,261 +105,9 @@ int kpy_remote_post_opt(spank_t sp)
 	return 0;
 }
 
-/* ---- the child: runs as root until it drops to the job user for good ---- */
-
-/* Make (or accept) the per-job scratch PATH owned by the job user, mode 0700. It
- * appears only complete: made under a temporary name, then renamed without replacing
- * anything, so concurrent steps agree and a planted symlink or stranger's directory
- * is refused, never followed. */
-static int make_scratch(const struct job *j, const char *base, struct kpy_err *e)
-{
-	char *tmp = NULL;
-	struct stat st;
-	int fd = -1, rv = -1;
-
-	if (asprintf(&tmp, "%s.XXXXXX", j->scratch) < 0) {
-		kpy_err_set(e, KPY_EFAIL, "out of memory");
-		goto fail;
-	}
-	if (mkdtemp(tmp) == NULL) {
-		kpy_err_sys(e, errno, "cannot make the job's scratch directory in %s "
-			    "(plugstack.conf tmpdir=)", base);
-		free(tmp);
-		tmp = NULL;
-		goto fail;
-	}
-	fd = open(tmp, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-	if (fd < 0 || fchown(fd, j->uid, j->gid) < 0 || fchmod(fd, 0700) < 0) {
-		kpy_err_sys(e, errno, "cannot prepare the job's scratch directory %s", tmp);
-		goto fail;
-	}
-	close(fd);
-	fd = -1;
-	if (renameat2(AT_FDCWD, tmp, AT_FDCWD, j->scratch, RENAME_NOREPLACE) == 0) {
-		free(tmp);
-		tmp = NULL;
-	} else if (errno != EEXIST) {
-		kpy_err_sys(e, errno, "cannot make the job's scratch directory %s", j->scratch);
-		goto fail;
-	}
-	fd = open(j->scratch, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-	if (fd < 0) {
-		if (errno == ELOOP || errno == ENOTDIR)
-			kpy_err_set(e, KPY_EFAIL, "refusing to use the job's scratch directory %s: "
-				    "it is not a directory (a symlink?); ask your admin to remove it",
-				    j->scratch);
-		else
-			kpy_err_sys(e, errno, "cannot open the job's scratch directory %s",
-				    j->scratch);
-		goto fail;
-	}
-	if (fstat(fd, &st) < 0) {
-		kpy_err_sys(e, errno, "cannot stat %s", j->scratch);
-		goto fail;
-	}
-	if (st.st_uid != j->uid) {
-		kpy_err_set(e, KPY_EFAIL, "refusing to use the job's scratch directory %s: it "
-			    "belongs to uid %u, not to the job's user; ask your admin to remove it",
-			    j->scratch, (unsigned)st.st_uid);
-		goto fail;
-	}
-	rv = 0;
-fail:
-	if (fd >= 0)
-		close(fd);
-	if (tmp != NULL) {
-		rmdir(tmp);
-		free(tmp);
-	}
-	return rv;
-}
-
-static int drop_privileges(const struct job *j, struct kpy_err *e)
-{
-	uid_t r, ef, s;
-
-	if (setgroups((size_t)j->ngids, j->gids) < 0 ||
-	    setresgid(j->gid, j->gid, j->gid) < 0 ||
-	    setresuid(j->uid, j->uid, j->uid) < 0)
-		return kpy_err_sys(e, errno, "cannot switch to the job's user %u",
-				   (unsigned)j->uid);
-	if (getresuid(&r, &ef, &s) < 0 || r != j->uid || ef != j->uid || s != j->uid)
-		return kpy_err_set(e, KPY_EFAIL, "cannot switch to the job's user %u",
-				   (unsigned)j->uid);
-	return 0;
-}
-
-/* Replace a bare "cannot open" by what the user should do about it. */
-static void explain(const struct job *j, const char *pipdir, const char *archive,
-		    struct kpy_err *e)
-{
-	struct kpy_err pe = KPY_ERR_INIT;
-	struct stat st;
-
-	if (e->code == KPY_ENOSPC) {
-		snprintf(pe.msg, sizeof(pe.msg), "%s", e->msg);
-		kpy_err_clear(e);
-		kpy_err_set(e, KPY_ENOSPC, "%s: the job's scratch %s is full: free space there, "
-			    "or ask for nodes with more local disk (sbatch --tmp=SIZE)",
-			    pe.msg, j->scratch);
-		return;
-	}
-	if (e->code == KPY_EDAMAGED || e->code == KPY_ENOPYTHON)
-		return;
-	if (kpy_store_check(pipdir, KPY_KIND_VENV, 0, 0, &pe) < 0 && pe.code != KPY_ENOENT) {
-		kpy_err_clear(e);
-		kpy_err_set(e, pe.code, "%s", pe.msg);
-	} else if (stat(archive, &st) < 0 && errno == ENOENT) {
-		kpy_err_clear(e);
-		kpy_err_set(e, KPY_ENOENT, "no environment '%s' is saved in %s: save it first "
-			    "with 'kpy save %s' ('kpy list' shows what is saved there)",
-			    ctx.name, pipdir, ctx.name);
-	}
-}
-
-static void child_restore(const struct job *j, struct reply *out)
-{
-	struct kpy_err e = KPY_ERR_INIT;
-	struct kpy_config cfg = { 0 };
-	const char *pipdir = ctx.cfg.pipdir;
-	char *archive = NULL, *root = NULL, *dest = NULL;
-	int rv = -1;
-
-	/* user_init runs with the user's euid but root's real uid: take root back first,
-	 * only to make the scratch directory, then become the user for good. */
-	if (geteuid() != 0 && seteuid(0) < 0) {
-		kpy_err_sys(&e, errno, "cannot regain root to switch users");
-		goto out;
-	}
-	if (j->make_scratch && make_scratch(j, ctx.cfg.tmpdir, &e) < 0)
-		goto out;
-	if (drop_privileges(j, &e) < 0)
-		goto out;
-
-	/* read the user's configuration the way their own kpy command would */
-	environ = j->env;
-	if (getenv("HOME") == NULL && j->home != NULL)
-		setenv("HOME", j->home, 1);
-	if (getenv("USER") == NULL && j->user != NULL)
-		setenv("USER", j->user, 1);
-	setenv("SLURM_TMPDIR", j->scratch, 1);
-	umask(022);
-
-	if (pipdir == NULL) {
-		if (kpy_config_load(&cfg, &e) < 0)
-			goto out;
-		pipdir = cfg.pipdir;
-	}
-	if (strlen(pipdir) >= sizeof(out->pipdir)) {
-		kpy_err_set(&e, KPY_EINVAL, "the pipdir path %s is too long", pipdir);
-		goto out;
-	}
-	strcpy(out->pipdir, pipdir);
-	archive = kpy_store_path(pipdir, KPY_KIND_VENV, ctx.name);
-	if (archive == NULL || asprintf(&root, "%s/kpy", j->scratch) < 0 ||
-	    asprintf(&dest, "%s/%s", root, ctx.name) < 0) {
-		kpy_err_set(&e, KPY_EFAIL, "out of memory");
-		goto out;
-	}
-	if (kpy_mkdirs(root, 0700, &e) < 0)
-		goto out;
-	if (kpy_restore_once(archive, dest, &out->restored, &e) < 0) {
-		explain(j, pipdir, archive, &e);
-		goto out;
-	}
-	rv = 0;
-out:
-	if (rv < 0 && e.code == KPY_OK)
-		kpy_err_set(&e, KPY_EFAIL, "failed without saying why");
-	out->code = rv < 0 ? e.code : KPY_OK;
-	memcpy(out->msg, e.msg, sizeof(out->msg));
-	/* the rest is left to _exit: nothing of slurmstepd's is flushed or freed here */
-}
-
-/* Fork the child, wait for it, fill OUT. -1 with ctx.error set if it could not run. */
-static int run_child(const struct job *j, struct reply *out)
-{
-	int fds[2] = { -1, -1 }, status, rv = -1;
-	size_t got = 0;
-	ssize_t n;
-	pid_t pid;
-
-	if (pipe2(fds, O_CLOEXEC) < 0) {
-		remember("kpy: cannot restore '%s': pipe: %s", ctx.name, strerror(errno));
-		goto fail;
-	}
-	pid = fork();
-	if (pid < 0) {
-		remember("kpy: cannot restore '%s': fork: %s", ctx.name, strerror(errno));
-		goto fail;
-	}
-	if (pid == 0) {
-		size_t off = 0;
-
-		close(fds[0]);
-		memset(out, 0, sizeof(*out));
-		child_restore(j, out);
-		while (off < sizeof(*out)) {
-			n = write(fds[1], (char *)out + off, sizeof(*out) - off);
-			if (n < 0 && errno == EINTR)
-				continue;
-			if (n <= 0)
-				_exit(2);
-			off += (size_t)n;
-		}
-		_exit(out->code == 0 ? 0 : 1);
-	}
-	close(fds[1]);
-	fds[1] = -1;
-	memset(out, 0, sizeof(*out));
-	while (got < sizeof(*out)) {
-		n = read(fds[0], (char *)out + got, sizeof(*out) - got);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			break;
-		got += (size_t)n;
-	}
-	while (waitpid(pid, &status, 0) < 0) {
-		if (errno != EINTR) {
-			remember("kpy: cannot restore '%s': waitpid: %s", ctx.name, strerror(errno));
-			goto fail;
-		}
-	}
-	if (got != sizeof(*out)) {
-		if (WIFSIGNALED(status))
-			remember("kpy: restoring '%s' was killed by signal %d", ctx.name,
-				 WTERMSIG(status));
-		else
-			remember("kpy: restoring '%s' failed without a message (exit %d)",
-				 ctx.name, WIFEXITED(status) ? WEXITSTATUS(status) : -1);
-		goto fail;
-	}
-	out->pipdir[sizeof(out->pipdir) - 1] = '\0';
-	out->msg[sizeof(out->msg) - 1] = '\0';
-	rv = 0;
-fail:
-	if (fds[0] >= 0)
-		close(fds[0]);
-	if (fds[1] >= 0)
-		close(fds[1]);
-	return rv;
-}
-
 /* ---- slurmstepd ---- */
 
-/* 1 if PATH has the form <tmpdir>/kpy-job.JOBID.UID that scratch_path() makes. */
-static int is_plugin_scratch(const char *path)
-{
-	size_t n = strlen(ctx.cfg.tmpdir);
-	unsigned job, uid;
-	char end;
-
-	return strncmp(path, ctx.cfg.tmpdir, n) == 0 && path[n] == '/' &&
-	       sscanf(path + n + 1, "kpy-job.%u.%u%c", &job, &uid, &end) == 2;
-}
-
-static int get_job(spank_t sp, struct job *j)
+static int get_job(spank_t sp, struct kpy_job *j)
 {
 	char *tmpdir;
 
@@ -404,7 +124,7 @@ static int get_job(spank_t sp, struct job *j)
 	}
 	/* $SLURM_TMPDIR from the site (or from the batch step, when it is ours) */
 	tmpdir = job_getenv(sp, "SLURM_TMPDIR");
-	j->scratch = scratch_path(ctx.cfg.tmpdir, j->jobid, j->uid);
+	j->scratch = kpy_scratch_path(ctx.cfg.tmpdir, j->jobid, j->uid);
 	if (j->scratch == NULL) {
 		free(tmpdir);
 		remember("kpy: out of memory");
@@ -413,7 +133,7 @@ static int get_job(spank_t sp, struct job *j)
 	/* a SLURM_TMPDIR that is another job's plugin-made scratch was inherited (a job
 	 * submitted from inside a job): it is not this job's, so make our own */
 	if (tmpdir == NULL || tmpdir[0] == '\0' || strcmp(tmpdir, j->scratch) == 0 ||
-	    is_plugin_scratch(tmpdir)) {
+	    kpy_scratch_is_ours(ctx.cfg.tmpdir, tmpdir)) {
 		j->make_scratch = 1;
 		free(tmpdir);
 	} else {
@@ -436,7 +156,10 @@ static int get_job(spank_t sp, struct job *j)
 	return 0;
 }
 
-static int export_env(spank_t sp, const struct job *j, const char *pipdir)
+/* a step of sbatch --export=NONE has no PATH: keep the commands execvp would find */
+#define KPY_DEFAULT_PATH "/usr/local/bin:/usr/bin:/bin"
+
+static int export_env(spank_t sp, const struct kpy_job *j, const char *pipdir)
 {
 	char *dest = NULL, *bin = NULL, *path = NULL, *newpath = NULL, *wheels = NULL;
 	int rv = -1;
@@ -455,8 +178,8 @@ static int export_env(spank_t sp, const struct job *j, const char *pipdir)
 	    (path[blen] == ':' || path[blen] == '\0')) {
 		newpath = path;
 		path = NULL;
-	} else if (asprintf(&newpath, "%s%s%s", bin, path != NULL && path[0] ? ":" : "",
-			    path != NULL ? path : "") < 0) {
+	} else if (asprintf(&newpath, "%s:%s", bin, path != NULL && path[0] ? path :
+			    KPY_DEFAULT_PATH) < 0) {
 		newpath = NULL;
 		remember("kpy: out of memory");
 		goto fail;
@@ -486,10 +209,10 @@ fail:
 
 int kpy_remote_user_init(spank_t sp)
 {
-	struct job j = { 0 };
-	struct reply *r = NULL;
+	struct kpy_job j = { 0 };
+	struct kpy_reply *r = NULL;
 	struct timespec t0, t1;
-	char host[256] = "this node", *node;
+	char host[256] = "this node", *node, *err = NULL;
 	long ms;
 	int rv = -1;
 
@@ -509,8 +232,12 @@ int kpy_remote_user_init(spank_t sp)
 	if (get_job(sp, &j) < 0)
 		goto fail;
 	clock_gettime(CLOCK_MONOTONIC, &t0);
-	if (run_child(&j, r) < 0)
+	if (kpy_restore_run(&j, ctx.name, &ctx.cfg, r, &err) < 0) {
+		remember("%s", err);
 		goto fail;
+	}
+	if (r->note[0] != '\0')
+		kpy_log_info("kpy: %s", r->note);
 	clock_gettime(CLOCK_MONOTONIC, &t1);
 	ms = (t1.tv_sec - t0.tv_sec) * 1000 + (t1.tv_nsec - t0.tv_nsec) / 1000000;
 	if (r->code != 0) {
@@ -518,11 +245,11 @@ int kpy_remote_user_init(spank_t sp)
 		goto fail;
 	}
 	if (r->restored)
-		slurm_info("kpy: restored %s into %s/kpy/%s in %ld ms", ctx.name, j.scratch,
-			   ctx.name, ms);
+		kpy_log_info("kpy: restored %s into %s/kpy/%s in %ld ms", ctx.name, j.scratch,
+			     ctx.name, ms);
 	else
-		slurm_info("kpy: %s already restored in %s/kpy/%s (%ld ms)", ctx.name, j.scratch,
-			   ctx.name, ms);
+		kpy_log_info("kpy: %s already restored in %s/kpy/%s (%ld ms)", ctx.name,
+			     j.scratch, ctx.name, ms);
 	if (export_env(sp, &j, r->pipdir) < 0)
 		goto fail;
 	rv = 0;
@@ -535,6 +262,7 @@ fail:
 	free(j.user);
 	free(j.scratch);
 	free(r);
+	free(err);
 	return 0;
 }
 
@@ -557,48 +285,5 @@ int kpy_remote_exit(spank_t sp)
 	ctx.name = NULL;
 	ctx.error = NULL;
 	kpy_args_free();
-	return 0;
-}
-
-/* ---- slurmd ---- */
-
-int kpy_slurmd_init(spank_t sp, int ac, char **av)
-{
-	struct kpy_plugin_config c;
-
-	return kpy_args_parse(ac, av, &c);
-}
-
-int kpy_job_epilog(spank_t sp, int ac, char **av)
-{
-	struct kpy_plugin_config c;
-	struct kpy_err e = KPY_ERR_INIT;
-	struct stat st;
-	uint32_t jobid;
-	uid_t uid;
-	char *path = NULL;
-
-	if (kpy_args_parse(ac, av, &c) < 0)
-		goto out;
-	if (spank_get_item(sp, S_JOB_ID, &jobid) != ESPANK_SUCCESS ||
-	    spank_get_item(sp, S_JOB_UID, &uid) != ESPANK_SUCCESS) {
-		slurm_error("kpy: epilog: cannot read the job id and user from Slurm");
-		goto out;
-	}
-	path = scratch_path(c.tmpdir, jobid, uid);
-	if (path == NULL || lstat(path, &st) < 0)
-		goto out;
-	/* only what user_init would have accepted: the user's own directory, or a link */
-	if (!S_ISLNK(st.st_mode) && !(S_ISDIR(st.st_mode) && st.st_uid == uid)) {
-		slurm_info("kpy: epilog: leaving %s alone: not a directory of uid %u",
-			   path, (unsigned)uid);
-		goto out;
-	}
-	if (kpy_rmtree(path, &e) < 0)
-		slurm_error("kpy: epilog: %s", e.msg);
-	else
-		slurm_info("kpy: removed job scratch %s", path);
-out:
-	free(path);
 	return 0;
 }

@@ -1,0 +1,43 @@
+/* restore.h: the restore, run in a forked child of slurmstepd as the job's user. */
+#ifndef KPY_PLUGIN_RESTORE_H
+#define KPY_PLUGIN_RESTORE_H
+
+#include <limits.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "args.h"
+#include "error.h"
+
+struct kpy_job {
+	uid_t uid;
+	gid_t gid;
+	gid_t *gids;            /* not owned */
+	int ngids;
+	uint32_t jobid;
+	char **env;             /* not owned: slurmstepd's copy of the job environment */
+	char *home, *user;      /* malloc'd; fallbacks when the job environment lacks them */
+	char *scratch;          /* malloc'd: $SLURM_TMPDIR, or the per-job dir we make */
+	int make_scratch;       /* scratch is ours: create (or check) it */
+};
+
+/* What the child reports back through the pipe. */
+struct kpy_reply {
+	int code;               /* KPY_OK or the kpy_err code */
+	int restored;           /* 1: restored now; 0: was in place already */
+	char pipdir[PATH_MAX];
+	char note[512];         /* something the admin should hear of, or "" */
+	char msg[sizeof(((struct kpy_err *)0)->msg)];
+};
+
+/* Restore NAME for job J in a child: all descriptors but the reply pipe closed,
+ * oom_score_adj 0, default signal handling (SIGTERM kills it), root only to make the
+ * scratch, then the job's user for good, not dumpable, killed if slurmstepd dies,
+ * its address space bounded by CFG->restore_memory and its run by
+ * CFG->restore_timeout. 0 with OUT filled (OUT->code says whether the restore
+ * worked); -1 when the child could not run or gave no reply, with *ERR a malloc'd
+ * message for the user (not yet escaped). */
+int kpy_restore_run(const struct kpy_job *j, const char *name,
+		    const struct kpy_plugin_config *cfg, struct kpy_reply *out, char **err);
+
+#endif
