@@ -11,7 +11,9 @@
 const struct cmd kpy_cmds[] = {
 	{ "create", cmd_create, "create [3.x] [NAME]",
 	  "Create a virtual environment with python3.x (default: python3 in PATH) at\n"
-	  "$SLURM_TMPDIR/kpy/NAME in a job, ${TMPDIR:-/tmp}/kpy-$USER/NAME elsewhere.\n"
+	  "$SLURM_TMPDIR/kpy/NAME in a job (in a job without it, a directory of that job\n"
+	  "only), ${TMPDIR:-/tmp}/kpy-$USER/NAME elsewhere (a private one if another user\n"
+	  "holds that name).\n"
 	  "Without NAME a placeholder is used: venv, venv1, ... Through the shell\n"
 	  "function (eval \"$(kpy bash)\") the new env is activated.\n" },
 	{ "save", cmd_save, "save [-f] NAME",

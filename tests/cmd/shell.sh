@@ -259,6 +259,9 @@ c kpy config ''
 c kpy save -
 c kpy load s1 --as ''
 c kpy help cr
+c kpy unl
+c kpy unload ''
+c kpy load -
 EOF
 ok "completion: the script ran" test $? -eq 0
 ok "completion registered for kpy" grep -q '__kpy_complete' "$T/comp.out"
@@ -274,6 +277,9 @@ ok "completion: config keys" same "$(outline comp 9)" "pipdir compute_hosts leve
 ok "completion: save options" grep -qw -- '-f' <<< "$(outline comp 10)"
 ok "completion: nothing after --as" same "$(outline comp 11)" ""
 ok "completion: help COMMAND" same "$(outline comp 12)" "create"
+ok "completion: unload" same "$(outline comp 13)" "unload"
+ok "completion: unload offers live names" same "$(outline comp 14)" "e2 l1 s1"
+ok "completion: load -f --sh" bash -c 'grep -qw -- "-f" <<< "$1" && grep -qw -- "--sh" <<< "$1"' _ "$(outline comp 15)"
 ok "nothing called a Slurm command" test ! -e "$T/slurm-called"
 
 done_testing
