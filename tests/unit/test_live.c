@@ -176,3 +176,70 @@ Test(live, missing_python_leaves_nothing)
 	cr_assert(!exists(p));
 	rm_tmpdir(d);
 }
+
+/* save NEWNAME through the shell function renames the live env: paths follow */
+Test(live, rename_rewrites_paths)
+{
+	struct kpy_err e = KPY_ERR_INIT;
+	char *d = mk_tmpdir(), oldp[PATH_MAX], newp[PATH_MAX], p[PATH_MAX], t[PATH_MAX * 2], *text;
+	char link[PATH_MAX];
+	ssize_t n;
+
+	PATHF(oldp, "%s/old", d);
+	PATHF(newp, "%s/new", d);
+	PATHF(p, "%s/bin", oldp);
+	cr_assert_eq(kpy_mkdirs(p, 0755, &e), 0);
+	PATHF(p, "%s/bin/tool", oldp);
+	snprintf(t, sizeof(t), "#!%s/bin/python\nprint(1)\n", oldp);
+	put(p, t, 0755);
+	PATHF(p, "%s/bin/activate", oldp);
+	snprintf(t, sizeof(t), "VIRTUAL_ENV=\"%s\"\nexport VIRTUAL_ENV\n", oldp);
+	put(p, t, 0644);
+	PATHF(p, "%s/bin/abs", oldp);
+	snprintf(t, sizeof(t), "%s/bin/tool", oldp);
+	cr_assert_eq(symlink(t, p), 0);
+	PATHF(p, "%s/bin/tool", newp);
+	cr_assert_eq(kpy_live_rename(oldp, newp, &e), 0, "%s", e.msg);
+	cr_assert(!exists(oldp));
+	cr_assert_not_null(text = get(p));
+	snprintf(t, sizeof(t), "#!%s/bin/python\n", newp);
+	cr_assert(strncmp(text, t, strlen(t)) == 0, "%s", text);
+	free(text);
+	PATHF(p, "%s/bin/activate", newp);
+	cr_assert_not_null(text = get(p));
+	cr_assert(strstr(text, newp) != NULL && strstr(text, oldp) == NULL, "%s", text);
+	free(text);
+	PATHF(p, "%s/bin/abs", newp);
+	cr_assert((n = readlink(p, link, sizeof(link) - 1)) > 0);
+	link[n] = '\0';
+	snprintf(t, sizeof(t), "%s/bin/tool", newp);
+	cr_assert_str_eq(link, t);
+	/* a taken name is refused, nothing moves */
+	cr_assert_eq(kpy_mkdirs(oldp, 0755, &e), 0);
+	cr_assert_eq(kpy_live_rename(newp, oldp, &e), -1);
+	cr_assert_eq(e.code, KPY_EEXIST);
+	rm_tmpdir(d);
+}
+
+Test(live, modified_compares_dist_info_with_the_saved_list)
+{
+	struct kpy_err e = KPY_ERR_INIT;
+	char *d = mk_tmpdir(), p[PATH_MAX];
+
+	cr_assert_eq(kpy_live_modified(d), -1, "no .kpy/packages: unknown");
+	PATHF(p, "%s/lib/python3.11/site-packages/a-1.dist-info", d);
+	cr_assert_eq(kpy_mkdirs(p, 0755, &e), 0);
+	PATHF(p, "%s/.kpy", d);
+	cr_assert_eq(kpy_mkdirs(p, 0755, &e), 0);
+	PATHF(p, "%s/.kpy/packages", d);
+	put(p, "a-1.dist-info\n", 0644);
+	cr_assert_eq(kpy_live_modified(d), 0);
+	PATHF(p, "%s/lib/python3.11/site-packages/b-2.dist-info", d);
+	cr_assert_eq(kpy_mkdirs(p, 0755, &e), 0);
+	cr_assert_eq(kpy_live_modified(d), 1, "installed since");
+	rmdir(p);
+	PATHF(p, "%s/.kpy/packages", d);
+	put(p, "a-1.dist-info\nz-1.dist-info\n", 0644);
+	cr_assert_eq(kpy_live_modified(d), 1, "removed since");
+	rm_tmpdir(d);
+}
