@@ -75,19 +75,24 @@ static int our_dir(const char *path, struct kpy_err *e)
 	return 1;
 }
 
+/* This host's name, for per-job directories: TMPDIR may be shared between nodes. */
+static void host_name(char *buf, size_t n)
+{
+	if (gethostname(buf, n - 1) < 0 || buf[0] == '\0')
+		snprintf(buf, n, "localhost");
+	buf[n - 1] = '\0';
+	buf[strcspn(buf, "/")] = '\0';
+}
+
 /* $XDG_STATE_HOME/kpy/live-root.<host>; malloc'd. */
 static char *state_file(void)
 {
 	const char *xdg = getenv("XDG_STATE_HOME"), *home = getenv("HOME");
-	char host[256] = "localhost", *out = NULL, *pwhome = NULL;
+	char host[256], *out = NULL;
 	struct passwd pw, *res = NULL;
 	char buf[4096];
 
-	gethostname(host, sizeof(host) - 1);
-	host[sizeof(host) - 1] = '\0';
-	for (char *p = host; *p; p++)
-		if (*p == '/')
-			*p = '_';
+	host_name(host, sizeof(host));
 	if (xdg != NULL && xdg[0] == '/') {
 		if (asprintf(&out, "%s/kpy/live-root.%s", xdg, host) < 0)
 			out = NULL;
@@ -96,11 +101,10 @@ static char *state_file(void)
 	if (home == NULL || home[0] != '/') {
 		if (getpwuid_r(getuid(), &pw, buf, sizeof(buf), &res) != 0 || res == NULL)
 			return NULL;
-		home = pwhome = pw.pw_dir;
+		home = pw.pw_dir;
 	}
 	if (asprintf(&out, "%s/.local/state/kpy/live-root.%s", home, host) < 0)
 		out = NULL;
-	(void)pwhome;
 	return out;
 }
 
@@ -251,17 +255,24 @@ int kpy_live_prune(const char *root, const char *keep)
 {
 	DIR *d = opendir(root);
 	struct dirent *de;
+	char host[256], suffix[260];
 	int n = 0;
 
 	if (d == NULL)
 		return 0;
+	host_name(host, sizeof(host));
+	snprintf(suffix, sizeof(suffix), "@%s", host);
 	while ((de = readdir(d)) != NULL) {
-		char path[PATH_MAX];
+		char path[PATH_MAX], id[32];
 		struct kpy_err ignore = KPY_ERR_INIT;
-		const char *id = de->d_name + 5;
+		size_t len = strlen(de->d_name), sl = strlen(suffix);
 
-		if (strncmp(de->d_name, ".job-", 5) != 0 || !job_id_ok(id) ||
-		    (keep != NULL && strcmp(id, keep) == 0) || job_alive(id))
+		/* .job-<id>@<this host> only: other hosts' jobs are theirs to remove */
+		if (strncmp(de->d_name, ".job-", 5) != 0 || len <= 5 + sl ||
+		    strcmp(de->d_name + len - sl, suffix) != 0 || len - 5 - sl >= sizeof(id))
+			continue;
+		snprintf(id, sizeof(id), "%.*s", (int)(len - 5 - sl), de->d_name + 5);
+		if (!job_id_ok(id) || (keep != NULL && strcmp(id, keep) == 0) || job_alive(id))
 			continue;
 		snprintf(path, sizeof(path), "%s/%s", root, de->d_name);
 		if (kpy_rmtree(path, &ignore) == 0)
@@ -294,7 +305,9 @@ char *kpy_live_root(struct kpy_err *e)
 		kpy_live_prune(user, NULL);
 		return user;
 	}
-	if (asprintf(&out, "%s/.job-%s", user, job) < 0) {
+	char host[256];
+	host_name(host, sizeof(host));
+	if (asprintf(&out, "%s/.job-%s@%s", user, job, host) < 0) {
 		kpy_err_set(e, KPY_EFAIL, "out of memory");
 		free(user);
 		return NULL;

@@ -7,9 +7,10 @@
 
 /* The live root, made if missing; malloc'd.
  * - $SLURM_TMPDIR/kpy when SLURM_TMPDIR is set (the job's own scratch);
- * - else the user root (kpy_user_root), plus /.job-<SLURM_JOB_ID> inside a job, so
- *   jobs never share envs. Making a job's directory first removes the user's other
- *   .job-N directories whose job N has no process left on this host (/proc).
+ * - else the user root (kpy_user_root), plus /.job-<SLURM_JOB_ID>@<host> inside a
+ *   job, so jobs never share envs. Making a job's directory first removes the user's
+ *   other .job-N@<host> directories whose job N has no process left on this host
+ *   (/proc); those of other hosts (a TMPDIR shared between nodes) are left alone.
  * Fails (with a message naming the path) when the root cannot be made or used. */
 char *kpy_live_root(struct kpy_err *e);
 
@@ -20,8 +21,8 @@ char *kpy_live_root(struct kpy_err *e);
  * while it stays a directory of ours. A symlink or file of ours there is an error. */
 char *kpy_user_root(struct kpy_err *e);
 
-/* Remove ROOT/.job-N directories whose job N has no process of this user left on
- * this host, except KEEP (a job id or NULL). Returns how many were removed. */
+/* Remove ROOT/.job-N@<this host> directories whose job N has no process of this user
+ * left on this host, except KEEP (a job id or NULL). Returns how many were removed. */
 int kpy_live_prune(const char *root, const char *keep);
 
 /* Names of the live envs under ROOT (directories holding bin/activate), sorted;

@@ -53,6 +53,7 @@ ok "  ... it works" same "$("$J/kpy/sci/bin/hello")" "hello from hello $J/kpy/sc
 ok "  ... nothing left beside it" same "$(ls -A "$J/kpy" | tr '\n' ' ')" "sci "
 
 # --- jobs without SLURM_TMPDIR: a directory per job ----------------------------------------
+H=$(hostname)
 # job 801 stays "running": a process of ours carries SLURM_JOB_ID=801
 env SLURM_JOB_ID=801 sleep 300 &
 alive=$!
@@ -61,12 +62,12 @@ ok "job 801: kpy load sci" quiet env SLURM_JOB_ID=801 "$KPY" load sci --sh
 ok "job 802 at the same time: kpy load sci too (not 'already loaded')" \
 	quiet env SLURM_JOB_ID=802 "$KPY" load sci --sh
 ok "  ... each job has its own copy" \
-	bash -c 'test -x "$1/.job-801/sci/bin/hello" && test -x "$1/.job-802/sci/bin/hello"' _ "$LIVE"
-ok "  ... which runs from its own place" same "$("$LIVE/.job-802/sci/bin/hello")" "hello from hello $LIVE/.job-802/sci"
+	bash -c 'test -x "$1/.job-801@$2/sci/bin/hello" && test -x "$1/.job-802@$2/sci/bin/hello"' _ "$LIVE" "$H"
+ok "  ... which runs from its own place" same "$("$LIVE/.job-802@$H/sci/bin/hello")" "hello from hello $LIVE/.job-802@$H/sci"
 ok "  ... not in the login node's list" same "$("$KPY" activate | tr '\n' ' ')" ""
 ok "a new job removes the dirs of ended jobs (802), keeps running ones (801)" \
 	bash -c 'SLURM_JOB_ID=803 "$1" load sci --sh > /dev/null 2>&1 &&
-		test ! -e "$2/.job-802" && test -d "$2/.job-801/sci"' _ "$KPY" "$LIVE"
+		test ! -e "$2/.job-802@$3" && test -d "$2/.job-801@$3/sci"' _ "$KPY" "$LIVE" "$H"
 kill "$alive" 2> /dev/null; wait "$alive" 2> /dev/null
 ok "kpy on the login node removes those of ended jobs" \
 	bash -c '"$1" activate > /dev/null 2>&1 && ! ls -d "$2"/.job-* 2> /dev/null' _ "$KPY" "$LIVE"
@@ -87,7 +88,7 @@ EOF
 ok "the batch recipe eval \"\$(kpy load sci --sh)\" activates, pip offline" \
 	bash -c 'SLURM_JOB_ID=901 bash "$1/batch.sh" > "$1/batch.out" 2> "$1/batch.err" ||
 		{ sed "s/^/#   /" "$1/batch.err"; exit 1; }' _ "$T"
-ok "  ... hello ran from the job's env" grep -qx "hello from hello $LIVE/.job-901/sci" "$T/batch.out"
+ok "  ... hello ran from the job's env" grep -qx "hello from hello $LIVE/.job-901@$H/sci" "$T/batch.out"
 ok "  ... python -m pip installed extra from the wheelhouse" grep -qx "extra ok" "$T/batch.out"
 ok "--sh of a missing env prints 'false' so eval fails" \
 	bash -c 'eval "$("$1" load nosuch --sh 2> /dev/null)"; [ $? -ne 0 ]' _ "$KPY"

@@ -207,7 +207,7 @@ echo "$VIRTUAL_ENV"
 EOF
 ok "real pip: the script ran" test $? -eq 0
 ok "prompt clean after load" same "$(outline real 1)" '(l1) $ '
-JL=$LIVE/.job-42
+JL=$LIVE/.job-42@$(hostname)
 ok "pip install NAME from the wheelhouse, offline, in a job" same "$(outline real 2)" "hello from hello $JL/l1"
 ok "prompt marks the change: (*l1)" same "$(outline real 3)" '(*l1) $ '
 ok "the mark is stable" same "$(outline real 4)" '(*l1) $ '

@@ -28,6 +28,7 @@ mkwheel "$UH/wheels" extra 2.0 > /dev/null
 chown -R "$TU:" "$UH" "$T/out"
 export PATH="$T/bin:$PATH"
 ULIVE=$UH/tmp/kpy-$TU
+H=$(hostname)
 
 as_user() {
 	(cd "$UH" && runuser -u "$TU" -- env -u KPY_PIPDIR HOME="$UH" PATH="$PATH" \
@@ -68,8 +69,8 @@ chmod 0755 "$T/train.sh"
 job=$(as_user timeout 120 sbatch -W --parsable -o "$T/out/train.out" "$T/train.sh" 2> "$T/train.err")
 ok "the README batch recipe (eval \"\$(kpy load science --sh)\") succeeds" test $? -eq 0 -a -n "$job"
 ok "  ... python has the env (job $job's own directory)" \
-	grep -qx "prefix=$ULIVE/.job-$job/science" "$T/out/train.out"
-ok "  ... console script runs" grep -qx "hello from hello $ULIVE/.job-$job/science" "$T/out/train.out"
+	grep -qx "prefix=$ULIVE/.job-$job@$H/science" "$T/out/train.out"
+ok "  ... console script runs" grep -qx "hello from hello $ULIVE/.job-$job@$H/science" "$T/out/train.out"
 ok "  ... python -m pip install from the wheelhouse, offline" grep -qx "extra=ok" "$T/out/train.out"
 ms=$(sed -n 's/^ms=//p' "$T/out/train.out")
 ok "  ... a missing package fails fast (${ms:-?} ms < 3000)" test "${ms:-9999}" -lt 3000
@@ -104,7 +105,7 @@ ok "a 4-task array: sbatch -W succeeds" test $? -eq 0 -a -n "$ajob"
 arr() {
 	local i n=0
 	for i in 0 1 2 3; do
-		grep -qE "^task=$i hello from hello $ULIVE/\.job-[0-9]+/science$" "$T/out/array.$i" && n=$((n + 1))
+		grep -qE "^task=$i hello from hello $ULIVE/\.job-[0-9]+@$H/science$" "$T/out/array.$i" && n=$((n + 1))
 	done
 	same "$n" 4 || { tail -n 3 "$T"/out/array.* | sed 's/^/#   /'; return 1; }
 }

@@ -34,23 +34,28 @@ Test(live, root_in_a_job_and_elsewhere)
 Test(live, per_job_directory_and_pruning)
 {
 	struct kpy_err e = KPY_ERR_INIT;
-	char *d = mk_tmpdir(), p[PATH_MAX], *user, *r;
+	char *d = mk_tmpdir(), p[PATH_MAX], *user, *r, h[256] = "";
 
+	gethostname(h, sizeof(h) - 1);
 	unsetenv("SLURM_TMPDIR");
 	setenv("TMPDIR", d, 1);
 	cr_assert_not_null(user = kpy_user_root(&e), "%s", e.msg);
-	PATHF(p, "%s/.job-999999991/env/bin", user); /* a job long gone */
+	PATHF(p, "%s/.job-999999991@%s/env/bin", user, h); /* a job long gone */
+	cr_assert_eq(kpy_mkdirs(p, 0755, &e), 0);
+	PATHF(p, "%s/.job-999999990@other-node/env/bin", user); /* TMPDIR shared with a node */
 	cr_assert_eq(kpy_mkdirs(p, 0755, &e), 0);
 	setenv("SLURM_JOB_ID", "999999992", 1);
 	cr_assert_not_null(r = kpy_live_root(&e), "%s", e.msg);
-	PATHF(p, "%s/.job-999999992", user);
+	PATHF(p, "%s/.job-999999992@%s", user, h);
 	cr_assert_str_eq(r, p);
-	PATHF(p, "%s/.job-999999991", user);
+	PATHF(p, "%s/.job-999999991@%s", user, h);
 	cr_assert(!exists(p), "the ended job's directory is removed");
+	PATHF(p, "%s/.job-999999990@other-node", user);
+	cr_assert(exists(p), "another node's job is left alone");
 	free(r);
 	/* a second call in the same job: the same directory, kept */
 	cr_assert_not_null(r = kpy_live_root(&e));
-	PATHF(p, "%s/.job-999999992", user);
+	PATHF(p, "%s/.job-999999992@%s", user, h);
 	cr_assert_str_eq(r, p);
 	cr_assert(exists(p));
 	free(r);
