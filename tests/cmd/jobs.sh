@@ -36,12 +36,13 @@ line() { sed -n "$2p" "$T/$1.out"; }
 J=$T/job32
 mkdir -p "$J"
 conc32() {
-	local i n=0 t0 t1
+	local i n=0 t0 t1 pids=()
 	t0=$(date +%s%N)
 	for i in $(seq 32); do
 		SLURM_TMPDIR=$J "$KPY" load sci > "$T/c$i.out" 2> "$T/c$i.err" &
+		pids+=($!)
 	done
-	for i in $(seq 32); do wait -n && n=$((n + 1)); done
+	for i in "${pids[@]}"; do wait "$i" && n=$((n + 1)); done
 	t1=$(date +%s%N)
 	diag "32 concurrent loads: $(((t1 - t0) / 1000000)) ms"
 	same "$n" 32 || { cat "$T"/c*.err | sort | uniq -c | sed 's/^/#   /'; return 1; }

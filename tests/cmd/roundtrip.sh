@@ -202,9 +202,9 @@ ok "activate with KPY_ACTIVATE_FD not a number still says how" act_badfd abc
 ok "activate with KPY_ACTIVATE_FD closed still says how (or fails)" act_badfd 9
 # three loads of one name at once: one restores, all succeed (jobs.sh tries 32)
 conc() {
-	local n=0
-	for _ in 1 2 3; do SLURM_TMPDIR=$D "$KPY" load snap --as race > /dev/null 2>&1 & done
-	for _ in 1 2 3; do wait -n && n=$((n + 1)); done
+	local n=0 p pids=()
+	for _ in 1 2 3; do SLURM_TMPDIR=$D "$KPY" load snap --as race > /dev/null 2>&1 & pids+=($!); done
+	for p in "${pids[@]}"; do wait "$p" && n=$((n + 1)); done
 	same "$n" 3 && hello_out "$LIVE2/race" &&
 		same "$(ls -A "$LIVE2" | tr '\n' ' ')" "moved race "
 }
