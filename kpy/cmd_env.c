@@ -4,15 +4,19 @@
 #include "archive.h"
 #include "config.h"
 #include "live.h"
+#include "once.h"
 #include "store.h"
 #include "text.h"
 #include "tree.h"
 
 #include <errno.h>
+#include <fcntl.h>
+#include <fnmatch.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -43,11 +47,107 @@ static int hand_over(const char *path)
 	return fclose(f) == 0 ? 0 : -1;
 }
 
-/* After create, load or save: activate through the shell function, or say how. */
-static void activate(const char *path, int explain)
+/* 1 if KPY_ACTIVATE_FD names an open descriptor (the shell function is listening). */
+static int can_hand_over(void)
 {
-	if (hand_over(path) < 0 && explain)
-		say("activate it with: source %s/bin/activate   (or set up the shell function with eval \"$(kpy bash)\" to have kpy do it)", path);
+	const char *fdv = getenv("KPY_ACTIVATE_FD");
+	char *end;
+	long fd;
+
+	if (fdv == NULL || *fdv == '\0')
+		return 0;
+	fd = strtol(fdv, &end, 10);
+	return *end == '\0' && fd > 2 && fd <= 1024 && fcntl((int)fd, F_GETFD) >= 0;
+}
+
+/* Stdout is a pipe, as in eval "$(kpy activate X)": what kpy prints there is run. */
+static int captured(void)
+{
+	struct stat st;
+
+	return fstat(STDOUT_FILENO, &st) == 0 && S_ISFIFO(st.st_mode);
+}
+
+static int in_job(void)
+{
+	const char *job = getenv("SLURM_JOB_ID");
+
+	return job != NULL && job[0] != '\0';
+}
+
+/* In a job, or on a host matching a compute_hosts pattern (as the pip wrapper decides). */
+static int on_compute(const struct kpy_config *cfg)
+{
+	char host[256] = "", *pats, *save = NULL;
+	int hit = 0;
+
+	if (in_job())
+		return 1;
+	if (cfg->compute_hosts == NULL || gethostname(host, sizeof(host) - 1) < 0 || host[0] == '\0')
+		return 0;
+	if ((pats = strdup(cfg->compute_hosts)) == NULL)
+		return 0;
+	for (char *p = strtok_r(pats, " \t", &save); p && !hit; p = strtok_r(NULL, " \t", &save)) {
+		char shorth[256];
+		snprintf(shorth, sizeof(shorth), "%.*s", (int)strcspn(host, "."), host);
+		hit = fnmatch(p, host, 0) == 0 || fnmatch(p, shorth, 0) == 0;
+	}
+	free(pats);
+	return hit;
+}
+
+static void sh_quoted(const char *s, const char *tail)
+{
+	putchar('\'');
+	for (; *s; s++)
+		fputs(*s == '\'' ? "'\\''" : (char[]){ *s, '\0' }, stdout);
+	fputs(tail, stdout);
+	putchar('\'');
+}
+
+/* --sh: POSIX shell code on stdout that activates PATH and, on a compute node,
+ * makes every pip and uv offline (as the plugin does). */
+static int print_sh(const char *path)
+{
+	struct kpy_err e = KPY_ERR_INIT;
+	struct kpy_config cfg = { 0 };
+	int cfg_ok = kpy_config_load(&cfg, &e) == 0;
+
+	fputs(". ", stdout);
+	sh_quoted(path, "/bin/activate");
+	putchar('\n');
+	if (cfg_ok ? on_compute(&cfg) : in_job()) {
+		fputs("export PIP_NO_INDEX=1 UV_OFFLINE=1 UV_PYTHON_DOWNLOADS=never\n", stdout);
+		if (cfg_ok && cfg.pipdir != NULL) {
+			char wheels[PATH_MAX];
+			snprintf(wheels, sizeof(wheels), "%s/wheels", cfg.pipdir);
+			fputs("export PIP_FIND_LINKS=", stdout);
+			sh_quoted(wheels, "");
+			fputs(" UV_FIND_LINKS=", stdout);
+			sh_quoted(wheels, "");
+			putchar('\n');
+		}
+	}
+	kpy_config_free(&cfg);
+	return fflush(stdout) == 0 ? 0 : 1;
+}
+
+/* After create, load or save: activate through the shell function (or print the --sh
+ * code), or say how. In a job, where a batch script would go on without the env,
+ * failing to activate is exit status 3. AGAIN is the command that activates it. */
+static int activate(const char *path, int explain, int sh, const char *again)
+{
+	if (sh)
+		return print_sh(path);
+	if (hand_over(path) == 0 || !explain)
+		return 0;
+	if (in_job()) {
+		say("%s is NOT active in this shell: kpy runs as a program and cannot change the shell that started it. "
+		    "In a batch script write: eval \"$(kpy %s --sh)\"  (or load the shell function first: eval \"$(kpy bash)\")", path, again);
+		return 3;
+	}
+	say("activate it with: source %s/bin/activate   (in a script: eval \"$(kpy %s --sh)\"; or set up the shell function with eval \"$(kpy bash)\" to have kpy do it)", path, again);
+	return 0;
 }
 
 static int opt_end(const char *cmd, int argc, char **argv, int *i)
@@ -117,7 +217,7 @@ int cmd_create(int argc, char **argv)
 		return usage_error("create", "too many arguments");
 	if (name != NULL && kpy_name_check(name, "environment name", &e) < 0)
 		return fail(&e);
-	if ((root = kpy_live_root(&e)) == NULL || kpy_live_root_make(root, &e) < 0)
+	if ((root = kpy_live_root(&e)) == NULL)
 		goto out;
 	if (name == NULL && (name = placeholder = kpy_live_placeholder(root, &e)) == NULL)
 		goto out;
@@ -136,10 +236,13 @@ int cmd_create(int argc, char **argv)
 	if (kpy_venv_create(python, path, name, &e) < 0)
 		goto out;
 	say("created %s at %s", name, path);
-	activate(path, 1);
-	rc = 0;
+	{
+		char again[128];
+		snprintf(again, sizeof(again), "activate %s", name);
+		rc = activate(path, 1, 0, again);
+	}
 out:
-	if (rc != 0)
+	if (rc == 1)
 		fail(&e);
 	free(placeholder);
 	free(root);
@@ -157,6 +260,41 @@ static void human(char *buf, size_t n, double bytes)
 	snprintf(buf, n, u == 0 ? "%.0f%c" : "%.1f%c", bytes, units[u]);
 }
 
+/* After saving the live env VENV as NAME: if VENV is a live env (in the live root)
+ * under another name, rename it to NAME so that its name and prompt agree; returns the
+ * new path (malloc'd) or NULL when it stays where it is (saying why, if it matters). */
+static char *rename_live(const char *venv, const char *name)
+{
+	struct kpy_err e = KPY_ERR_INIT;
+	char *root = kpy_live_root(&e), rroot[PATH_MAX], rvenv[PATH_MAX], *slash, *fresh = NULL;
+
+	if (root == NULL || realpath(root, rroot) == NULL || realpath(venv, rvenv) == NULL ||
+	    (slash = strrchr(rvenv, '/')) == NULL)
+		goto out;
+	*slash = '\0';
+	if (strcmp(rvenv, rroot) != 0 || strcmp(slash + 1, name) == 0)
+		goto out; /* not a live env of this place, or already NAME */
+	*slash = '/';
+	if (asprintf(&fresh, "%s/%s", rroot, name) < 0) {
+		fresh = NULL;
+		goto out;
+	}
+	if (kpy_live_rename(rvenv, fresh, &e) == 0) {
+		say("renamed the live env %s to %s (%s)", slash + 1, name, fresh);
+		goto out;
+	}
+	if (e.code == KPY_EEXIST)
+		say("the live env keeps its name '%s' (a live env named '%s' exists): 'kpy activate %s' activates it, with the prompt (%s)",
+		    slash + 1, name, slash + 1, name);
+	else
+		say("warning: the live env keeps its name '%s' (%s): 'kpy activate %s' activates it", slash + 1, e.msg, slash + 1);
+	free(fresh);
+	fresh = NULL;
+out:
+	free(root);
+	return fresh;
+}
+
 int cmd_save(int argc, char **argv)
 {
 	struct kpy_err e = KPY_ERR_INIT, warn = KPY_ERR_INIT;
@@ -164,7 +302,7 @@ int cmd_save(int argc, char **argv)
 	struct kpy_save_opts o = { 0 };
 	struct kpy_manifest m = { 0 };
 	const char *venv = getenv("VIRTUAL_ENV");
-	char *dest = NULL;
+	char *dest = NULL, *renamed = NULL;
 	int i, rc = 1;
 	double t0;
 
@@ -212,13 +350,17 @@ int cmd_save(int argc, char **argv)
 		human(outs, sizeof(outs), (double)st.st_size);
 		say("saved %s to %s (%lld files, %s -> %s) in %.1f s", o.name, dest, m.files, in, outs, now() - t0);
 	}
-	activate(venv, 0);
+	/* through the shell function, which re-activates it, the live env takes the new name */
+	if (warn.code == KPY_OK && can_hand_over())
+		renamed = rename_live(venv, o.name);
+	activate(renamed ? renamed : venv, 0, 0, NULL);
 	rc = 0;
 out:
 	if (rc != 0)
 		fail(&e);
 	kpy_manifest_free(&m);
 	kpy_config_free(&cfg);
+	free(renamed);
 	free(dest);
 	return rc;
 }
@@ -242,14 +384,60 @@ static char *saved_path(const struct kpy_config *cfg, const char *name, struct k
 	return path;
 }
 
+static void fmt_time(char *buf, size_t n, long long t)
+{
+	time_t tt = (time_t)t;
+	struct tm tm;
+
+	if (t <= 0 || localtime_r(&tt, &tm) == NULL || strftime(buf, n, "%Y-%m-%d %H:%M:%S", &tm) == 0)
+		snprintf(buf, n, "an unknown time");
+}
+
+/* PATH exists and was not restored now: use it if it holds the save ARCHIVE of NAME,
+ * otherwise say what it is and how to replace it. */
+static int use_existing(const char *archive, const char *name, const char *as, const char *path,
+			struct kpy_err *e)
+{
+	struct kpy_manifest am = { 0 }, lm = { 0 };
+	struct kpy_err ignore = KPY_ERR_INIT;
+	char ad[64], ld[64];
+	int rv = -1;
+
+	if (kpy_live_manifest(path, &lm, &ignore) < 0 || lm.name == NULL || strcmp(lm.name, name) != 0) {
+		kpy_err_set(e, KPY_EEXIST, "an environment named '%s' already exists at %s and does not hold the saved %s: "
+			    "activate it with 'kpy activate %s', replace it with 'kpy load -f %s%s%s' (what is in it is lost), "
+			    "or load another copy with 'kpy load %s --as NEWNAME'",
+			    as, path, name, as, name, strcmp(as, name) ? " --as " : "", strcmp(as, name) ? as : "", name);
+		goto out;
+	}
+	if (kpy_archive_manifest(archive, &am, e) < 0)
+		goto out;
+	if (lm.saved != am.saved) {
+		fmt_time(ld, sizeof(ld), lm.saved);
+		fmt_time(ad, sizeof(ad), am.saved);
+		kpy_err_set(e, KPY_EEXIST, "'%s' at %s holds the save of %s from %s, but %s was saved again on %s: "
+			    "reload it with 'kpy load -f %s%s%s' (changes made in it are lost), or activate the old copy with 'kpy activate %s'",
+			    as, path, name, ld, name, ad, name, strcmp(as, name) ? " --as " : "", strcmp(as, name) ? as : "", as);
+		goto out;
+	}
+	if (kpy_live_modified(path) == 1)
+		say("%s is already loaded at %s, with packages changed since (reload the saved state with 'kpy load -f %s')", as, path, name);
+	else
+		say("%s is already loaded at %s", as, path);
+	rv = 0;
+out:
+	kpy_manifest_free(&am);
+	kpy_manifest_free(&lm);
+	return rv;
+}
+
 int cmd_load(int argc, char **argv)
 {
 	struct kpy_err e = KPY_ERR_INIT;
 	struct kpy_config cfg = { 0 };
 	const char *name = NULL, *as = NULL;
-	char *archive = NULL, *root = NULL, *path = NULL;
-	int rc = 1;
-	struct stat st;
+	char *archive = NULL, *root = NULL, *path = NULL, again[200];
+	int rc = 1, force = 0, sh = 0, restored = 0;
 	double t0;
 
 	if (wants_help("load", argc, argv))
@@ -261,6 +449,10 @@ int cmd_load(int argc, char **argv)
 			as = argv[i];
 		} else if (strncmp(argv[i], "--as=", 5) == 0) {
 			as = argv[i] + 5;
+		} else if (strcmp(argv[i], "-f") == 0 || strcmp(argv[i], "--force") == 0) {
+			force = 1;
+		} else if (strcmp(argv[i], "--sh") == 0) {
+			sh = 1;
 		} else if (argv[i][0] == '-' && argv[i][1] != '\0') {
 			return usage_error("load", "unknown option '%s'", argv[i]);
 		} else if (name == NULL) {
@@ -270,38 +462,37 @@ int cmd_load(int argc, char **argv)
 		}
 	}
 	if (name == NULL) {
-		if (as != NULL)
-			return usage_error("load", "--as needs the NAME of a saved environment");
+		if (as != NULL || force || sh)
+			return usage_error("load", "give the NAME of a saved environment");
 		return print_saved(0);
 	}
 	if (kpy_name_check(name, "environment name", &e) < 0 ||
 	    (as != NULL && kpy_name_check(as, "name given to --as", &e) < 0))
-		return fail(&e);
+		goto out;
 	if (as == NULL)
 		as = name;
 	if (kpy_config_load(&cfg, &e) < 0 || (archive = saved_path(&cfg, name, &e)) == NULL)
 		goto out;
-	if ((path = live_path(as, &root, &e)) == NULL || kpy_live_root_make(root, &e) < 0)
+	if ((path = live_path(as, &root, &e)) == NULL)
 		goto out;
-	if (lstat(path, &st) == 0) {
-		if (strcmp(as, name) == 0)
-			kpy_err_set(&e, KPY_EEXIST, "an environment named '%s' is already loaded at %s: activate it with 'kpy activate %s', or load another copy with 'kpy load %s --as NEWNAME'", as, path, as, name);
-		else
-			kpy_err_set(&e, KPY_EEXIST, "an environment named '%s' already exists at %s: activate it with 'kpy activate %s', or choose another name for --as", as, path, as);
-		goto out;
-	}
 	t0 = now();
-	if (kpy_archive_restore(archive, path, as, NULL, &e) < 0)
+	/* every task of a job may run this at once: one restores, the others wait and use it */
+	if (kpy_load_once(archive, path, as, force, &restored, &e) < 0)
 		goto out;
-	if (strcmp(as, name) == 0)
+	if (!restored && use_existing(archive, name, as, path, &e) < 0)
+		goto out;
+	if (restored && strcmp(as, name) == 0)
 		say("loaded %s into %s in %.2f s", name, path, now() - t0);
-	else
+	else if (restored)
 		say("loaded %s as %s into %s in %.2f s", name, as, path, now() - t0);
-	activate(path, 1);
-	rc = 0;
+	snprintf(again, sizeof(again), "load %s%s%s", name, strcmp(as, name) ? " --as " : "", strcmp(as, name) ? as : "");
+	rc = activate(path, 1, sh, again);
 out:
-	if (rc != 0)
+	if (rc == 1) {
 		fail(&e);
+		if (sh) /* eval "$(kpy load NAME --sh)" must fail too */
+			printf("false\n");
+	}
 	kpy_config_free(&cfg);
 	free(archive);
 	free(root);
@@ -353,24 +544,80 @@ static void not_live(const char *root, const char *name, struct kpy_err *e)
 	kpy_strv_free(names);
 }
 
+/* kpy activate -l: each live env, the save it holds and whether it changed since. */
+static int print_live(const char *root, char **names)
+{
+	struct kpy_err e = KPY_ERR_INIT;
+	struct kpy_config cfg = { 0 };
+	int cfg_ok = kpy_config_load(&cfg, &e) == 0;
+
+	printf("%-16s %-16s %-19s %-24s %s\n", "NAME", "SAVE", "SAVED", "STATE", "PATH");
+	for (size_t k = 0; names[k]; k++) {
+		struct kpy_manifest lm = { 0 }, am = { 0 };
+		struct kpy_err ignore = KPY_ERR_INIT;
+		char path[PATH_MAX], when[64] = "-", state[128] = "never saved", *archive = NULL;
+		int mod;
+
+		snprintf(path, sizeof(path), "%s/%s", root, names[k]);
+		mod = kpy_live_modified(path);
+		if (kpy_live_manifest(path, &lm, &ignore) == 0 && lm.name != NULL) {
+			fmt_time(when, sizeof(when), lm.saved);
+			if (!cfg_ok || kpy_name_check(lm.name, "name", &ignore) < 0 ||
+			    (archive = kpy_store_path(cfg.pipdir, KPY_KIND_VENV, lm.name)) == NULL ||
+			    access(archive, F_OK) < 0)
+				snprintf(state, sizeof(state), "save removed");
+			else if (kpy_archive_manifest(archive, &am, &ignore) < 0)
+				snprintf(state, sizeof(state), "save damaged");
+			else if (am.saved != lm.saved)
+				snprintf(state, sizeof(state), "%s", am.saved > lm.saved ? "saved again since" : "other save");
+			else
+				snprintf(state, sizeof(state), "as saved");
+			if (mod == 1)
+				snprintf(state + strlen(state), sizeof(state) - strlen(state), ", modified");
+		}
+		printf("%-16s %-16s %-19s %-24s %s\n", names[k], lm.name ? lm.name : "-", when, state, path);
+		free(archive);
+		kpy_manifest_free(&am);
+		kpy_manifest_free(&lm);
+	}
+	kpy_config_free(&cfg);
+	return fflush(stdout) == 0 ? 0 : 1;
+}
+
 int cmd_activate(int argc, char **argv)
 {
 	struct kpy_err e = KPY_ERR_INIT;
 	char *root = NULL, *path = NULL, **names = NULL, act[PATH_MAX];
-	int i = 1, rc;
+	int i = 1, rc, sh = 0, lng = 0;
 
 	if (wants_help("activate", argc, argv))
 		return 0;
+	for (; i < argc && argv[i][0] == '-' && argv[i][1] != '\0' && strcmp(argv[i], "--") != 0; i++) {
+		if (strcmp(argv[i], "--sh") == 0)
+			sh = 1;
+		else if (strcmp(argv[i], "-l") == 0 || strcmp(argv[i], "--long") == 0)
+			lng = 1;
+		else
+			break;
+	}
 	if ((rc = opt_end("activate", argc, argv, &i)) != 0)
 		return rc;
 	if (argc - i > 1)
 		return usage_error("activate", "too many arguments");
+	if (lng && i < argc)
+		return usage_error("activate", "-l lists the live environments: give no NAME with it");
+	if (sh && i == argc)
+		return usage_error("activate", "--sh needs the NAME of the environment to activate");
 	rc = 1;
 	if ((root = kpy_live_root(&e)) == NULL)
 		goto out;
 	if (i == argc) {
 		if (kpy_live_list(root, &names, &e) < 0)
 			goto out;
+		if (lng) {
+			rc = print_live(root, names);
+			goto out;
+		}
 		for (size_t k = 0; names[k]; k++)
 			printf("%s\n", names[k]);
 		if (names[0] == NULL && isatty(STDOUT_FILENO))
@@ -389,10 +636,81 @@ int cmd_activate(int argc, char **argv)
 		not_live(root, argv[i], &e);
 		goto out;
 	}
-	if (hand_over(path) < 0) {
+	if (sh) {
+		rc = print_sh(path);
+	} else if (hand_over(path) < 0) {
 		printf("source %s/bin/activate\n", path);
-		if (isatty(STDOUT_FILENO)) /* not when captured, as in eval "$(kpy activate X)" */
-			say("kpy cannot change this shell by itself: run the line above, or set up the shell function with eval \"$(kpy bash)\"");
+		if (captured()) { /* eval "$(kpy activate X)": the line above is the answer */
+			rc = 0;
+		} else {
+			say("kpy cannot change this shell by itself: run the line above (in a script: eval \"$(kpy activate %s --sh)\"), or set up the shell function with eval \"$(kpy bash)\"%s",
+			    argv[i], in_job() ? "; NOT activated (exit status 3)" : "");
+			rc = in_job() ? 3 : 0;
+		}
+	} else {
+		rc = 0;
+	}
+out:
+	if (rc == 1) {
+		fail(&e);
+		if (sh)
+			printf("false\n");
+	}
+	kpy_strv_free(names);
+	free(root);
+	free(path);
+	return rc;
+}
+
+int cmd_unload(int argc, char **argv)
+{
+	struct kpy_err e = KPY_ERR_INIT;
+	const char *venv = getenv("VIRTUAL_ENV");
+	char *root = NULL, **names = NULL;
+	int i = 1, rc;
+
+	if (wants_help("unload", argc, argv))
+		return 0;
+	if ((rc = opt_end("unload", argc, argv, &i)) != 0)
+		return rc;
+	if (i == argc)
+		return usage_error("unload", "give the NAME of the live environment to remove (see 'kpy activate -l')");
+	rc = 1;
+	for (int k = i; k < argc; k++)
+		if (kpy_name_check(argv[k], "environment name", &e) < 0)
+			goto out;
+	if ((root = kpy_live_root(&e)) == NULL || kpy_live_list(root, &names, &e) < 0)
+		goto out;
+	for (; i < argc; i++) {
+		char path[PATH_MAX], aside[PATH_MAX];
+		size_t k;
+		int fd;
+
+		for (k = 0; names[k] && strcmp(names[k], argv[i]) != 0; k++)
+			;
+		snprintf(path, sizeof(path), "%s/%s", root, argv[i]);
+		if (names[k] == NULL) {
+			kpy_err_set(&e, KPY_ENOENT, "no live environment named '%s' in %s: 'kpy activate -l' lists them", argv[i], root);
+			goto out;
+		}
+		/* moved aside under the restore lock first: never a half-removed env that looks usable */
+		snprintf(aside, sizeof(aside), "%s/.%s.rm-%ld", root, argv[i], (long)getpid());
+		if ((fd = open(root, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) >= 0)
+			flock(fd, LOCK_EX);
+		if (rename(path, aside) < 0) {
+			kpy_err_sys(&e, errno, "cannot remove %s", path);
+			if (fd >= 0)
+				close(fd);
+			goto out;
+		}
+		if (fd >= 0)
+			close(fd);
+		if (kpy_rmtree(aside, &e) < 0)
+			goto out;
+		if (venv != NULL && strcmp(venv, path) == 0 && getenv("KPY_ACTIVATE_FD") == NULL)
+			say("removed %s (%s); it was the active environment: run 'deactivate'", argv[i], path);
+		else
+			say("removed %s (%s)", argv[i], path);
 	}
 	rc = 0;
 out:
@@ -400,7 +718,6 @@ out:
 		fail(&e);
 	kpy_strv_free(names);
 	free(root);
-	free(path);
 	return rc;
 }
 

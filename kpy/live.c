@@ -1,11 +1,16 @@
-/* live.c: environments in use: their root directory, listing, placeholders, creation. */
+/* live.c: environments in use: their root directory, listing, state, placeholders, creation. */
 #include "autoconfig.h"
 #include "live.h"
+#include "relocate.h"
 #include "store.h"
 #include "tree.h"
 
+#include <ctype.h>
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <glob.h>
 #include <limits.h>
 #include <pwd.h>
 #include <stdio.h>
@@ -28,43 +33,299 @@ static char *user_name(void)
 	return asprintf(&out, "%lu", (unsigned long)getuid()) < 0 ? NULL : out;
 }
 
-char *kpy_live_root(struct kpy_err *e)
+/* Malloc'd contents of PATH (at most MAX bytes, NUL-terminated), or NULL. */
+static char *slurp(const char *path, size_t max, size_t *len)
 {
-	const char *job = getenv("SLURM_TMPDIR"), *tmp = getenv("TMPDIR");
-	char *out = NULL, *user;
+	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	char *buf;
+	ssize_t n;
+	size_t got = 0;
 
-	if (job != NULL && job[0] == '/') {
-		if (asprintf(&out, "%s/kpy", job) < 0)
-			out = NULL;
-	} else {
-		if ((user = user_name()) == NULL)
-			return kpy_err_set(e, KPY_EFAIL, "out of memory"), NULL;
-		if (asprintf(&out, "%s/kpy-%s", tmp && tmp[0] == '/' ? tmp : "/tmp", user) < 0)
-			out = NULL;
-		free(user);
+	if (fd < 0)
+		return NULL;
+	if ((buf = malloc(max + 1)) == NULL) {
+		close(fd);
+		return NULL;
 	}
-	if (out == NULL)
-		kpy_err_set(e, KPY_EFAIL, "out of memory");
-	return out;
+	while (got < max && (n = read(fd, buf + got, max - got)) > 0)
+		got += (size_t)n;
+	close(fd);
+	buf[got] = '\0';
+	if (len != NULL)
+		*len = got;
+	return buf;
 }
 
-int kpy_live_root_make(const char *root, struct kpy_err *e)
+/* 1 if PATH is a real directory of ours (mode tightened to 0700), 0 if it belongs
+ * to someone else, -1 (error set) if it is ours but unusable. */
+static int our_dir(const char *path, struct kpy_err *e)
 {
 	struct stat st;
 
-	if (mkdir(root, 0700) == 0)
-		return 0;
-	if (errno == ENOENT)
-		return kpy_mkdirs(root, 0700, e);
-	if (errno != EEXIST)
-		return kpy_err_sys(e, errno, "cannot create %s", root);
-	if (lstat(root, &st) < 0)
-		return kpy_err_sys(e, errno, "cannot use %s", root);
-	if (!S_ISDIR(st.st_mode))
-		return kpy_err_set(e, KPY_EFAIL, "%s is not a directory: remove it", root);
+	if (lstat(path, &st) < 0)
+		return kpy_err_sys(e, errno, "cannot use %s", path);
 	if (st.st_uid != getuid())
-		return kpy_err_set(e, KPY_EFAIL, "%s belongs to another user: set TMPDIR to a directory of yours", root);
+		return 0;
+	if (S_ISLNK(st.st_mode))
+		return kpy_err_set(e, KPY_EFAIL, "%s is a symlink: remove it (kpy keeps live envs only in a real directory)", path);
+	if (!S_ISDIR(st.st_mode))
+		return kpy_err_set(e, KPY_EFAIL, "%s is not a directory: remove it", path);
+	if ((st.st_mode & 077) != 0 && chmod(path, 0700) < 0)
+		return kpy_err_sys(e, errno, "cannot make %s private", path);
+	return 1;
+}
+
+/* This host's name, for per-job directories: TMPDIR may be shared between nodes. */
+static void host_name(char *buf, size_t n)
+{
+	if (gethostname(buf, n - 1) < 0 || buf[0] == '\0')
+		snprintf(buf, n, "localhost");
+	buf[n - 1] = '\0';
+	buf[strcspn(buf, "/")] = '\0';
+}
+
+/* $XDG_STATE_HOME/kpy/live-root.<host>; malloc'd. */
+static char *state_file(void)
+{
+	const char *xdg = getenv("XDG_STATE_HOME"), *home = getenv("HOME");
+	char host[256], *out = NULL;
+	struct passwd pw, *res = NULL;
+	char buf[4096];
+
+	host_name(host, sizeof(host));
+	if (xdg != NULL && xdg[0] == '/') {
+		if (asprintf(&out, "%s/kpy/live-root.%s", xdg, host) < 0)
+			out = NULL;
+		return out;
+	}
+	if (home == NULL || home[0] != '/') {
+		if (getpwuid_r(getuid(), &pw, buf, sizeof(buf), &res) != 0 || res == NULL)
+			return NULL;
+		home = pw.pw_dir;
+	}
+	if (asprintf(&out, "%s/.local/state/kpy/live-root.%s", home, host) < 0)
+		out = NULL;
+	return out;
+}
+
+/* Write TEXT to PATH through a temporary file and rename(); the directory is made
+ * mode 0700 if missing. */
+static int remember(const char *path, const char *text, struct kpy_err *e)
+{
+	char dir[PATH_MAX], tmp[PATH_MAX];
+	const char *slash = strrchr(path, '/');
+	int fd, ok;
+
+	snprintf(dir, sizeof(dir), "%.*s", (int)(slash - path), path);
+	if (kpy_mkdirs(dir, 0700, e) < 0)
+		return -1;
+	snprintf(tmp, sizeof(tmp), "%s.XXXXXX", path);
+	if ((fd = mkstemp(tmp)) < 0)
+		return kpy_err_sys(e, errno, "cannot write in %s", dir);
+	ok = write(fd, text, strlen(text)) == (ssize_t)strlen(text);
+	ok = close(fd) == 0 && ok;
+	if (!ok || rename(tmp, path) < 0) {
+		kpy_err_sys(e, errno ? errno : EIO, "cannot write %s", path);
+		unlink(tmp);
+		return -1;
+	}
 	return 0;
+}
+
+/* The squatted case: a private root of ours remembered in the state file, or a new one. */
+static char *fallback_root(const char *base, const char *user, struct kpy_err *e)
+{
+	char *state = state_file(), *old = NULL, *out = NULL, prefix[PATH_MAX], tmpl[PATH_MAX];
+	struct kpy_err ignore = KPY_ERR_INIT;
+
+	if (state == NULL) {
+		kpy_err_set(e, KPY_EFAIL, "out of memory");
+		return NULL;
+	}
+	snprintf(prefix, sizeof(prefix), "%s/kpy-%s.", base, user);
+	if ((old = slurp(state, PATH_MAX, NULL)) != NULL) {
+		old[strcspn(old, "\n")] = '\0';
+		if (strncmp(old, prefix, strlen(prefix)) == 0 && strchr(old + strlen(prefix), '/') == NULL &&
+		    our_dir(old, &ignore) == 1) {
+			free(state);
+			return old;
+		}
+		free(old);
+	}
+	snprintf(tmpl, sizeof(tmpl), "%sXXXXXX", prefix);
+	if (mkdtemp(tmpl) == NULL) {
+		kpy_err_sys(e, errno, "cannot create a live directory in %s", base);
+		goto out;
+	}
+	char line[PATH_MAX + 2];
+	snprintf(line, sizeof(line), "%s\n", tmpl);
+	if (remember(state, line, e) < 0) {
+		rmdir(tmpl);
+		goto out;
+	}
+	out = strdup(tmpl);
+out:
+	free(state);
+	return out;
+}
+
+char *kpy_user_root(struct kpy_err *e)
+{
+	const char *tmp = getenv("TMPDIR"), *base = tmp && tmp[0] == '/' ? tmp : "/tmp";
+	char *user = user_name(), *out = NULL;
+	int r;
+
+	if (user == NULL || asprintf(&out, "%s/kpy-%s", base, user) < 0) {
+		free(user);
+		kpy_err_set(e, KPY_EFAIL, "out of memory");
+		return NULL;
+	}
+	if (mkdir(out, 0700) == 0)
+		goto done;
+	if (errno == ENOENT) {
+		if (kpy_mkdirs(out, 0700, e) < 0)
+			goto fail;
+		goto done;
+	}
+	if (errno != EEXIST) {
+		kpy_err_sys(e, errno, "cannot create %s", out);
+		goto fail;
+	}
+	if ((r = our_dir(out, e)) < 0)
+		goto fail;
+	if (r == 0) { /* another user holds the name: never use it, never fail on it */
+		free(out);
+		out = fallback_root(base, user, e);
+	}
+done:
+	free(user);
+	return out;
+fail:
+	free(user);
+	free(out);
+	return NULL;
+}
+
+static int job_id_ok(const char *id)
+{
+	if (id == NULL || *id == '\0' || strlen(id) > 20)
+		return 0;
+	for (const char *p = id; *p; p++)
+		if (!isdigit((unsigned char)*p))
+			return 0;
+	return 1;
+}
+
+/* 1 if JOB is in the environment of some process of ours on this host. */
+static int job_alive(const char *job)
+{
+	DIR *d = opendir("/proc");
+	struct dirent *de;
+	char want[40], path[64];
+	int alive = 0;
+
+	if (d == NULL)
+		return 1; /* cannot tell: keep */
+	snprintf(want, sizeof(want), "SLURM_JOB_ID=%s", job);
+	while (!alive && (de = readdir(d)) != NULL) {
+		struct stat st;
+		char *env;
+		size_t len;
+
+		if (!isdigit((unsigned char)de->d_name[0]))
+			continue;
+		snprintf(path, sizeof(path), "/proc/%s", de->d_name);
+		if (stat(path, &st) < 0 || st.st_uid != getuid())
+			continue;
+		snprintf(path, sizeof(path), "/proc/%s/environ", de->d_name);
+		if ((env = slurp(path, 1 << 20, &len)) == NULL)
+			continue;
+		for (size_t i = 0; i < len; i += strlen(env + i) + 1)
+			if (strcmp(env + i, want) == 0) {
+				alive = 1;
+				break;
+			}
+		free(env);
+	}
+	closedir(d);
+	return alive;
+}
+
+int kpy_live_prune(const char *root, const char *keep)
+{
+	DIR *d = opendir(root);
+	struct dirent *de;
+	char host[256], suffix[260];
+	int n = 0;
+
+	if (d == NULL)
+		return 0;
+	host_name(host, sizeof(host));
+	snprintf(suffix, sizeof(suffix), "@%s", host);
+	while ((de = readdir(d)) != NULL) {
+		char path[PATH_MAX], id[32];
+		struct kpy_err ignore = KPY_ERR_INIT;
+		size_t len = strlen(de->d_name), sl = strlen(suffix);
+
+		/* .job-<id>@<this host> only: other hosts' jobs are theirs to remove */
+		if (strncmp(de->d_name, ".job-", 5) != 0 || len <= 5 + sl ||
+		    strcmp(de->d_name + len - sl, suffix) != 0 || len - 5 - sl >= sizeof(id))
+			continue;
+		snprintf(id, sizeof(id), "%.*s", (int)(len - 5 - sl), de->d_name + 5);
+		if (!job_id_ok(id) || (keep != NULL && strcmp(id, keep) == 0) || job_alive(id))
+			continue;
+		snprintf(path, sizeof(path), "%s/%s", root, de->d_name);
+		if (kpy_rmtree(path, &ignore) == 0)
+			n++;
+	}
+	closedir(d);
+	return n;
+}
+
+char *kpy_live_root(struct kpy_err *e)
+{
+	const char *scratch = getenv("SLURM_TMPDIR"), *job = getenv("SLURM_JOB_ID");
+	char *user, *out = NULL;
+	int r;
+
+	if (scratch != NULL && scratch[0] == '/') {
+		if (asprintf(&out, "%s/kpy", scratch) < 0) {
+			kpy_err_set(e, KPY_EFAIL, "out of memory");
+			return NULL;
+		}
+		if (mkdir(out, 0700) < 0 && errno != EEXIST && kpy_mkdirs(out, 0700, e) < 0) {
+			free(out);
+			return NULL;
+		}
+		return out;
+	}
+	if ((user = kpy_user_root(e)) == NULL)
+		return NULL;
+	if (!job_id_ok(job)) {
+		kpy_live_prune(user, NULL);
+		return user;
+	}
+	char host[256];
+	host_name(host, sizeof(host));
+	if (asprintf(&out, "%s/.job-%s@%s", user, job, host) < 0) {
+		kpy_err_set(e, KPY_EFAIL, "out of memory");
+		free(user);
+		return NULL;
+	}
+	if (mkdir(out, 0700) == 0) {
+		kpy_live_prune(user, job); /* a new job here: the ended ones' envs go */
+	} else if (errno != EEXIST) {
+		kpy_err_sys(e, errno, "cannot create %s", out);
+		free(out);
+		out = NULL;
+	} else if ((r = our_dir(out, e)) <= 0) {
+		if (r == 0)
+			kpy_err_set(e, KPY_EFAIL, "%s belongs to another user: remove it", out);
+		free(out);
+		out = NULL;
+	}
+	free(user);
+	return out;
 }
 
 static int cmp(const void *a, const void *b)
@@ -181,4 +442,119 @@ out:
 		kpy_rmtree(dest, &ignore);
 	}
 	return rv;
+}
+
+int kpy_live_manifest(const char *env, struct kpy_manifest *m, struct kpy_err *e)
+{
+	char path[PATH_MAX], *text;
+	size_t len;
+	int rv;
+
+	snprintf(path, sizeof(path), "%s/%s", env, KPY_MANIFEST_PATH);
+	if ((text = slurp(path, 1 << 16, &len)) == NULL)
+		return kpy_err_set(e, KPY_ENOENT, "%s was never saved or loaded by kpy", env);
+	rv = kpy_manifest_parse(text, len, m, e);
+	free(text);
+	return rv;
+}
+
+int kpy_live_modified(const char *env)
+{
+	char path[PATH_MAX], *saved;
+	glob_t g = { 0 };
+	size_t nsaved = 0, nfound = 0;
+	int modified = 0;
+
+	snprintf(path, sizeof(path), "%s/%s", env, KPY_PACKAGES_PATH);
+	if ((saved = slurp(path, 1 << 22, NULL)) == NULL)
+		return -1;
+	for (char *l = saved; *l; l += strcspn(l, "\n") + (l[strcspn(l, "\n")] != '\0'))
+		if (*l != '\n')
+			nsaved++;
+	snprintf(path, sizeof(path), "%s/lib/python*/site-packages/*.dist-info", env);
+	if (glob(path, 0, NULL, &g) == 0) {
+		for (size_t i = 0; i < g.gl_pathc && !modified; i++) {
+			const char *base = strrchr(g.gl_pathv[i], '/') + 1;
+			size_t bl = strlen(base);
+			const char *p = saved;
+			int found = 0;
+
+			nfound++;
+			while ((p = strstr(p, base)) != NULL) {
+				if ((p == saved || p[-1] == '\n') && (p[bl] == '\n' || p[bl] == '\0')) {
+					found = 1;
+					break;
+				}
+				p += bl;
+			}
+			if (!found)
+				modified = 1;
+		}
+	}
+	globfree(&g);
+	free(saved);
+	return modified || nfound != nsaved;
+}
+
+/* kpy_live_rename's walk: nftw has no user pointer. */
+static struct {
+	const char *root;
+	struct kpy_reloc r;
+	struct kpy_err *e;
+} rw;
+
+static int relocate_one(const char *path, const struct stat *st, int type, struct FTW *f)
+{
+	const char *rel = path + strlen(rw.root) + 1;
+	size_t ol = strlen(rw.r.old_prefix);
+	(void)f;
+
+	if (strlen(path) <= strlen(rw.root) || strncmp(rel, ".kpy/", 5) == 0 ||
+	    (strlen(rel) > 4 && strcmp(rel + strlen(rel) - 4, ".pyc") == 0))
+		return 0;
+	if (type == FTW_F && S_ISREG(st->st_mode) && st->st_size < (64 << 20))
+		return kpy_relocate_file(rw.root, rel, &rw.r, rw.e) < 0 ? 1 : 0;
+	if (type == FTW_SL) {
+		char target[PATH_MAX], fresh[PATH_MAX], tmp[PATH_MAX];
+		ssize_t n = readlink(path, target, sizeof(target) - 1);
+		if (n <= 0)
+			return 0;
+		target[n] = '\0';
+		if (strncmp(target, rw.r.old_prefix, ol) != 0 || (target[ol] != '/' && target[ol] != '\0'))
+			return 0;
+		snprintf(fresh, sizeof(fresh), "%s%s", rw.r.new_prefix, target + ol);
+		snprintf(tmp, sizeof(tmp), "%s.kpy-%ld", path, (long)getpid());
+		if (symlink(fresh, tmp) < 0 || rename(tmp, path) < 0) {
+			kpy_err_sys(rw.e, errno, "cannot rewrite the symlink %s", path);
+			unlink(tmp);
+			return 1;
+		}
+	}
+	return 0;
+}
+
+static int relocate_tree(const char *root, const char *from, const char *to, struct kpy_err *e)
+{
+	rw.root = root;
+	rw.r = (struct kpy_reloc){ .old_prefix = from, .new_prefix = to };
+	rw.e = e;
+	if (nftw(root, relocate_one, 32, FTW_PHYS) != 0)
+		return e->code != KPY_OK ? -1 : kpy_err_sys(e, errno, "cannot rewrite the files of %s", root);
+	return 0;
+}
+
+int kpy_live_rename(const char *old, const char *new, struct kpy_err *e)
+{
+	struct kpy_err ignore = KPY_ERR_INIT;
+
+	if (renameat2(AT_FDCWD, old, AT_FDCWD, new, RENAME_NOREPLACE) < 0)
+		return errno == EEXIST
+			? kpy_err_set(e, KPY_EEXIST, "%s already exists", new)
+			: kpy_err_sys(e, errno, "cannot rename %s to %s", old, new);
+	if (relocate_tree(new, old, new, e) == 0)
+		return 0;
+	/* put it back as it was, so the env keeps working under its old path */
+	relocate_tree(new, new, old, &ignore);
+	rename(new, old);
+	return -1;
 }

@@ -12,24 +12,41 @@
 const struct cmd kpy_cmds[] = {
 	{ "create", cmd_create, "create [3.x] [NAME]",
 	  "Create a virtual environment with python3.x (default: python3 in PATH) at\n"
-	  "$SLURM_TMPDIR/kpy/NAME in a job, ${TMPDIR:-/tmp}/kpy-$USER/NAME elsewhere.\n"
+	  "$SLURM_TMPDIR/kpy/NAME in a job (in a job without it, a directory of that job\n"
+	  "only), ${TMPDIR:-/tmp}/kpy-$USER/NAME elsewhere (a private one if another user\n"
+	  "holds that name).\n"
 	  "Without NAME a placeholder is used: venv, venv1, ... Through the shell\n"
 	  "function (eval \"$(kpy bash)\") the new env is activated.\n" },
 	{ "save", cmd_save, "save [-f] NAME",
 	  "Archive the active environment ($VIRTUAL_ENV) to\n"
 	  "<pipdir>/venv_archives/NAME.tar.zst. An existing NAME is replaced only with -f,\n"
-	  "atomically. The env's prompt becomes NAME; nothing else in it changes.\n\n"
+	  "atomically. The env's prompt becomes NAME; a live env (made by create or load)\n"
+	  "is also renamed to NAME when that name is free, and stays active.\n\n"
 	  "  -f, --force   replace an existing archive\n" },
-	{ "load", cmd_load, "load [NAME] [--as NEW]",
+	{ "load", cmd_load, "load [-f] [--sh] [NAME] [--as NEW]",
 	  "Restore the saved environment NAME as NEW (default NAME) where create would\n"
 	  "put it, rewrite its paths for the new place, and (through the shell function)\n"
-	  "activate it. Without NAME, list the saved environments.\n\n"
-	  "  --as NEW   load under another name (and prompt)\n" },
-	{ "activate", cmd_activate, "activate [NAME]",
+	  "activate it. If it is already loaded from the same save, it is just activated:\n"
+	  "every task of a job may run kpy load at once; one restores, all use it. In a\n"
+	  "job without $SLURM_TMPDIR it goes to a directory of that job only. Without\n"
+	  "NAME, list the saved environments. In a job, kpy load that cannot activate\n"
+	  "the shell (no shell function, no --sh) exits with status 3.\n\n"
+	  "  --as NEW   load under another name (and prompt)\n"
+	  "  -f         reload: replace the loaded copy (changes in it are lost)\n"
+	  "  --sh       print shell code that activates it (and, on a compute node, makes\n"
+	  "             pip and uv offline), for scripts: eval \"$(kpy load NAME --sh)\"\n" },
+	{ "activate", cmd_activate, "activate [--sh] [NAME] | activate -l",
 	  "Activate the loaded or created environment NAME (through the shell function;\n"
 	  "otherwise print the 'source .../bin/activate' line to run, so that\n"
 	  "eval \"$(kpy activate NAME)\" works). Without NAME, print the names of the\n"
-	  "environments that can be activated, one a line.\n" },
+	  "environments that can be activated, one a line.\n\n"
+	  "  -l, --long  list the live environments: the save each holds, its date, and\n"
+	  "              whether it is as saved, modified, or older than the saved one\n"
+	  "  --sh        print shell code that activates NAME: eval \"$(kpy activate NAME --sh)\"\n" },
+	{ "unload", cmd_unload, "unload NAME...",
+	  "Remove the live (created or loaded) environment NAME from this machine's live\n"
+	  "directory (the saved archive stays). Through the shell function, the shell is\n"
+	  "deactivated if NAME was its active environment.\n" },
 	{ "list", cmd_list, "list [--names]",
 	  "List the saved environments: name, Python version, archive size, save date.\n"
 	  "Says so when the pipdir does not exist.\n\n"

@@ -2,11 +2,13 @@
 #include "autoconfig.h"
 #include "once.h"
 #include "archive.h"
+#include "tree.h"
 
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
 #include <sys/stat.h>
@@ -47,5 +49,76 @@ int kpy_restore_once(const char *archive, const char *dest, int *restored,
 	rv = 0;
 out:
 	close(fd); /* releases the lock; the file stays so waiters lock the same inode */
+	return rv;
+}
+
+int kpy_load_once(const char *archive, const char *dest, const char *prompt, int replace,
+		  int *restored, struct kpy_err *e)
+{
+	char parent[PATH_MAX], aside[PATH_MAX], *text;
+	const char *slash = strrchr(dest, '/');
+	struct kpy_manifest m = { 0 };
+	struct stat st;
+	size_t len;
+	int fd, rv = -1;
+
+	*restored = 0;
+	aside[0] = '\0';
+	if (slash == NULL || slash == dest || slash[1] == '\0')
+		return kpy_err_set(e, KPY_EINVAL, "cannot restore to '%s': give an absolute path", dest);
+	snprintf(parent, sizeof(parent), "%.*s", (int)(slash - dest), dest);
+	fd = open(parent, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0)
+		return kpy_err_sys(e, errno, "cannot open %s", parent);
+	while (flock(fd, LOCK_EX) < 0) {
+		if (errno != EINTR) {
+			kpy_err_sys(e, errno, "cannot lock %s", parent);
+			goto out;
+		}
+	}
+	if (lstat(dest, &st) == 0) {
+		if (!replace) {
+			rv = 0; /* another process restored it while we waited */
+			goto out;
+		}
+		snprintf(aside, sizeof(aside), "%s/.%s.old-%ld", parent, slash + 1, (long)getpid());
+		if (rename(dest, aside) < 0) {
+			kpy_err_sys(e, errno, "cannot move %s aside to replace it", dest);
+			aside[0] = '\0';
+			goto out;
+		}
+	}
+	if (kpy_archive_restore(archive, dest, prompt, &m, e) < 0) {
+		if (aside[0] != '\0' && rename(aside, dest) == 0)
+			aside[0] = '\0';
+		goto out;
+	}
+	*restored = 1;
+	/* the save this env holds, for load and activate -l; written before the lock goes */
+	if ((text = kpy_manifest_format(&m, &len)) != NULL) {
+		char path[PATH_MAX], tmp[PATH_MAX];
+		int mfd;
+
+		snprintf(path, sizeof(path), "%s/.kpy", dest);
+		mkdir(path, 0755);
+		snprintf(path, sizeof(path), "%s/%s", dest, KPY_MANIFEST_PATH);
+		snprintf(tmp, sizeof(tmp), "%s.tmp", path);
+		if ((mfd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0644)) >= 0) {
+			int ok = write(mfd, text, len) == (ssize_t)len;
+			if (close(mfd) == 0 && ok)
+				rename(tmp, path);
+			else
+				unlink(tmp);
+		}
+		free(text);
+	}
+	rv = 0;
+out:
+	if (aside[0] != '\0') {
+		struct kpy_err ignore = KPY_ERR_INIT;
+		kpy_rmtree(aside, &ignore);
+	}
+	kpy_manifest_free(&m);
+	close(fd);
 	return rv;
 }

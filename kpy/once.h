@@ -10,4 +10,14 @@
 int kpy_restore_once(const char *archive, const char *dest, int *restored,
 		     struct kpy_err *e);
 
+/* The kpy load form: restore ARCHIVE into DEST (prompt PROMPT, NULL keeps the saved
+ * one) unless DEST already exists (*restored = 0), and record the archive's manifest
+ * in DEST/.kpy/manifest.ini (the save it holds). The lock is DEST's parent directory
+ * itself (flock), so nothing is left beside DEST; restores into one directory, by any
+ * number of processes, are serialised and each DEST is restored once. With REPLACE an
+ * existing DEST is replaced (moved aside, restored, then removed; put back if the
+ * restore fails). */
+int kpy_load_once(const char *archive, const char *dest, const char *prompt, int replace,
+		  int *restored, struct kpy_err *e);
+
 #endif

@@ -1,18 +1,74 @@
 # kpy shell integration for bash, printed by `kpy bash`.
-#   eval "$(kpy bash)"        in the current shell
-#   kpy bash >> ~/.bashrc     for every new shell
+#   eval "$(kpy bash)"        in ~/.bashrc (recommended: always the kpy in PATH's code)
+#   kpy bash >> ~/.bashrc     a frozen copy, for every new shell
 # It defines: the kpy function (create, load, activate and save change this
-# shell's active venv), pip/pip3 wrappers (offline on compute nodes, the
-# pipdir wheelhouse everywhere), a prompt mark (*NAME) when the installed
-# packages differ from the saved ones, and completion for kpy.
+# shell's active venv; unload deactivates a removed one), pip/pip3 wrappers
+# (offline on compute nodes, the pipdir wheelhouse everywhere), a prompt mark
+# (*NAME) when the installed packages differ from the saved ones, and
+# completion for kpy. A venv the job started with (srun --kpy-env, which
+# exports VIRTUAL_ENV and PATH) is activated for real: prompt and deactivate.
 # Nothing here runs a Slurm command or forks at shell start; set -u safe.
 
+# __kpy_exe: set __kpy_x to the kpy in PATH (so an upgrade or a module switch
+# takes effect), or to the binary that printed this code if PATH has none.
+function __kpy_exe {
+	local __kpy_d __kpy_rest=${PATH:-}:
+	while [ -n "$__kpy_rest" ]; do
+		__kpy_d=${__kpy_rest%%:*}
+		__kpy_rest=${__kpy_rest#*:}
+		if [ -n "$__kpy_d" ] && [ -f "$__kpy_d/kpy" ] && [ -x "$__kpy_d/kpy" ]; then
+			__kpy_x=$__kpy_d/kpy
+			return 0
+		fi
+	done
+	__kpy_x="@KPY@"
+}
+
+# __kpy_strip DIR: set __kpy_p to PATH without its first entry DIR.
+function __kpy_strip {
+	local __kpy_s=":${PATH:-}:"
+	__kpy_s=${__kpy_s/":$1:"/:}
+	__kpy_s=${__kpy_s#:}
+	__kpy_p=${__kpy_s%:}
+}
+
+# __kpy_offline: on a compute node make every pip and uv offline, as the
+# plugin does (python -m pip, scripts and uv do not go through the wrapper).
+function __kpy_offline {
+	__kpy_on_compute || return 0
+	local __kpy_pipdir __kpy_x
+	__kpy_exe
+	__kpy_pipdir=$("$__kpy_x" config pipdir 2> /dev/null) || __kpy_pipdir=""
+	export PIP_NO_INDEX=1 UV_OFFLINE=1 UV_PYTHON_DOWNLOADS=never
+	if [ -n "$__kpy_pipdir" ]; then
+		export PIP_FIND_LINKS="${__kpy_pipdir%/}/wheels" UV_FIND_LINKS="${__kpy_pipdir%/}/wheels"
+	fi
+}
+
+# __kpy_switch DIR: make DIR the active venv. PATH stays as it is (entries
+# added since the last activation, such as a module load, are kept), apart
+# from the old venv's bin/ leaving and the new one's coming first.
+function __kpy_switch {
+	local __kpy_p
+	if [ -n "${VIRTUAL_ENV:-}" ]; then
+		__kpy_strip "$VIRTUAL_ENV/bin"
+		if declare -F deactivate > /dev/null; then
+			deactivate
+		fi
+		PATH=$__kpy_p
+	fi
+	# shellcheck disable=SC1090,SC1091
+	. "$1/bin/activate"
+}
+
 # kpy ARGS...: run the kpy binary; if it names an environment on fd 9
-# (KPY_ACTIVATE_FD), deactivate the current venv and source that one's
-# bin/activate. Stdout and stderr of the binary pass through untouched.
+# (KPY_ACTIVATE_FD), switch to it (__kpy_switch) and, on a compute node, make
+# pip offline. Stdout and stderr of the binary pass through untouched. If the
+# active venv was removed (kpy unload), deactivate it.
 function kpy {
-	local __kpy_act __kpy_rc
-	{ __kpy_act=$(KPY_ACTIVATE_FD=9 "@KPY@" "$@" 9>&1 1>&8 8>&-); __kpy_rc=$?; } 8>&1
+	local __kpy_act __kpy_rc __kpy_x
+	__kpy_exe
+	{ __kpy_act=$(KPY_ACTIVATE_FD=9 "$__kpy_x" "$@" 9>&1 1>&8 8>&-); __kpy_rc=$?; } 8>&1
 	# keep only the last line the binary wrote, if it wrote several
 	__kpy_act=${__kpy_act##*$'\n'}
 	if [ -n "$__kpy_act" ]; then
@@ -22,11 +78,10 @@ function kpy {
 			[ "$__kpy_rc" -ne 0 ] || __kpy_rc=1
 			return "$__kpy_rc"
 		fi
-		if declare -F deactivate > /dev/null; then
-			deactivate
-		fi
-		# shellcheck disable=SC1090,SC1091
-		. "$__kpy_act/bin/activate"
+		__kpy_switch "$__kpy_act"
+		__kpy_offline
+	elif [ -n "${VIRTUAL_ENV:-}" ] && [ ! -d "$VIRTUAL_ENV" ] && declare -F deactivate > /dev/null; then
+		deactivate
 	fi
 	return "$__kpy_rc"
 }
@@ -35,9 +90,10 @@ function kpy {
 # host matches one of the fnmatch patterns of `kpy config compute_hosts`.
 function __kpy_on_compute {
 	[ -n "${SLURM_JOB_ID:-}" ] && return 0
-	local __kpy_hosts __kpy_pat __kpy_h=${HOSTNAME:-}
+	local __kpy_hosts __kpy_pat __kpy_h=${HOSTNAME:-} __kpy_x
 	local -a __kpy_pats=()
-	__kpy_hosts=$("@KPY@" config compute_hosts 2> /dev/null) || return 1
+	__kpy_exe
+	__kpy_hosts=$("$__kpy_x" config compute_hosts 2> /dev/null) || return 1
 	[ -n "$__kpy_hosts" ] && [ -n "$__kpy_h" ] || return 1
 	read -r -a __kpy_pats <<< "$__kpy_hosts"
 	for __kpy_pat in "${__kpy_pats[@]}"; do
@@ -57,7 +113,7 @@ function __kpy_pip {
 	local __kpy_pipcmd=$1
 	shift
 	local -a __kpy_pre=() __kpy_add=()
-	local __kpy_sub="" __kpy_a __kpy_want="" __kpy_pipdir __kpy_wheels __kpy_w=0
+	local __kpy_sub="" __kpy_a __kpy_want="" __kpy_pipdir __kpy_wheels __kpy_w=0 __kpy_x
 	# global options before the subcommand; those listed take a value
 	while [ $# -gt 0 ]; do
 		__kpy_a=$1
@@ -96,7 +152,8 @@ function __kpy_pip {
 	if __kpy_on_compute; then
 		__kpy_add+=(--no-index)
 	fi
-	__kpy_pipdir=$("@KPY@" config pipdir 2> /dev/null) || __kpy_pipdir=""
+	__kpy_exe
+	__kpy_pipdir=$("$__kpy_x" config pipdir 2> /dev/null) || __kpy_pipdir=""
 	if [ -n "$__kpy_pipdir" ]; then
 		__kpy_wheels=${__kpy_pipdir%/}/wheels
 		[ -d "$__kpy_wheels" ] || mkdir -p -- "$__kpy_wheels" 2> /dev/null || true
@@ -196,14 +253,22 @@ else
 	esac
 fi
 
+# a venv the job started with (the plugin exports VIRTUAL_ENV and PATH): make
+# it look and behave activated, without a second copy of its bin/ in PATH
+if [ -n "${VIRTUAL_ENV:-}" ] && ! declare -F deactivate > /dev/null &&
+	[ -f "$VIRTUAL_ENV/bin/activate" ]; then
+	__kpy_switch "$VIRTUAL_ENV"
+fi
+
 # completion: commands; saved names (kpy list --names) for load, rm, export
 # and save; live names (kpy activate) for activate; config keys.
 function __kpy_complete {
 	local __kpy_cur=${COMP_WORDS[COMP_CWORD]:-} __kpy_cmd=${COMP_WORDS[1]:-}
-	local __kpy_prev=${COMP_WORDS[COMP_CWORD-1]:-} __kpy_words="" __kpy_i __kpy_npos=0
+	local __kpy_prev=${COMP_WORDS[COMP_CWORD-1]:-} __kpy_words="" __kpy_i __kpy_npos=0 __kpy_x
 	COMPREPLY=()
+	__kpy_exe
 	if [ "$COMP_CWORD" -le 1 ]; then
-		__kpy_words="create save load activate list rm export config bash help --help --version"
+		__kpy_words="create save load activate unload list rm export config bash help --help --version"
 		mapfile -t COMPREPLY < <(compgen -W "$__kpy_words" -- "$__kpy_cur")
 		return 0
 	fi
@@ -219,7 +284,8 @@ function __kpy_complete {
 	-*)
 		case $__kpy_cmd in
 		save) __kpy_words="-f --help" ;;
-		load) __kpy_words="--as --help" ;;
+		load) __kpy_words="--as -f --sh --help" ;;
+		activate) __kpy_words="-l --sh --help" ;;
 		list) __kpy_words="--names --help" ;;
 		config) __kpy_words="--unset --help" ;;
 		*) __kpy_words="--help" ;;
@@ -232,24 +298,27 @@ function __kpy_complete {
 	load)
 		[ "$__kpy_prev" != --as ] || return 0
 		[ "$__kpy_npos" -eq 0 ] || return 0
-		__kpy_words=$("@KPY@" list --names 2> /dev/null)
+		__kpy_words=$("$__kpy_x" list --names 2> /dev/null)
 		;;
 	rm|save)
 		[ "$__kpy_npos" -eq 0 ] || return 0
-		__kpy_words=$("@KPY@" list --names 2> /dev/null)
+		__kpy_words=$("$__kpy_x" list --names 2> /dev/null)
 		;;
 	export)
 		if [ "$__kpy_npos" -eq 0 ]; then
-			__kpy_words=$("@KPY@" list --names 2> /dev/null)
+			__kpy_words=$("$__kpy_x" list --names 2> /dev/null)
 		else
 			[ "$__kpy_npos" -eq 1 ] || return 0
 			mapfile -t COMPREPLY < <(compgen -f -- "$__kpy_cur")
 			return 0
 		fi
 		;;
+	unload)
+		__kpy_words=$(unset KPY_ACTIVATE_FD; "$__kpy_x" activate 2> /dev/null)
+		;;
 	activate)
 		[ "$__kpy_npos" -eq 0 ] || return 0
-		__kpy_words=$(unset KPY_ACTIVATE_FD; "@KPY@" activate 2> /dev/null)
+		__kpy_words=$(unset KPY_ACTIVATE_FD; "$__kpy_x" activate 2> /dev/null)
 		;;
 	config)
 		[ "$__kpy_npos" -eq 0 ] || return 0
@@ -257,7 +326,7 @@ function __kpy_complete {
 		;;
 	help)
 		[ "$__kpy_npos" -eq 0 ] || return 0
-		__kpy_words="create save load activate list rm export config bash help"
+		__kpy_words="create save load activate unload list rm export config bash help"
 		;;
 	*) return 0 ;;
 	esac

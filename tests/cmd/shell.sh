@@ -99,12 +99,12 @@ ok "bash: prompt (e1)" same "$(outline fn 2)" '(e1) $ '
 ok "bash: kpy create e2 switches to e2" same "$(outline fn 3)" "$LIVE/e2"
 ok "bash: e1's bin left PATH (deactivated)" same "$(outline fn 4)" "PATH ok"
 ok "bash: kpy activate e1" same "$(outline fn 5)" "$LIVE/e1"
-ok "bash: kpy save s1 keeps e1 active" same "$(outline fn 6)" "rc=0 $LIVE/e1"
+ok "bash: kpy save s1 renames the live e1 to s1, active" same "$(outline fn 6)" "rc=0 $LIVE/s1"
 ok "bash: after save the prompt is (s1)" same "$(outline fn 7)" '(s1) $ '
 ok "bash: kpy load s1 --as l1 activates l1" same "$(outline fn 8)" "rc=0 $LIVE/l1"
 ok "bash: prompt (l1)" same "$(outline fn 9)" '(l1) $ '
 ok "bash: python is l1's" same "$(outline fn 10)" "$LIVE/l1"
-ok "bash: kpy activate lists live envs on stdout" same "$(outline fn 11)" "e1 e2 l1 "
+ok "bash: kpy activate lists live envs on stdout" same "$(outline fn 11)" "e2 l1 s1 "
 ok "bash: listing does not change the venv" same "$(outline fn 12)" "$LIVE/l1"
 ok "bash: a failing kpy returns 1, venv unchanged" same "$(outline fn 13)" "rc=1 $LIVE/l1"
 ok "bash: a usage error returns 2" same "$(outline fn 14)" "rc=2"
@@ -190,7 +190,7 @@ mkwheel "$WH" extra 2.0 > /dev/null
 sh_run real << 'EOF'
 PS1='$ '
 export SLURM_JOB_ID=42 PIP_DISABLE_PIP_VERSION_CHECK=1
-kpy activate l1 || exit 1
+kpy load s1 --as l1 2> /dev/null || exit 1
 __kpy_prompt; echo "$PS1"
 pip install -q hello || exit 2
 hello
@@ -207,7 +207,8 @@ echo "$VIRTUAL_ENV"
 EOF
 ok "real pip: the script ran" test $? -eq 0
 ok "prompt clean after load" same "$(outline real 1)" '(l1) $ '
-ok "pip install NAME from the wheelhouse, offline, in a job" same "$(outline real 2)" "hello from hello $LIVE/l1"
+JL=$LIVE/.job-42@$(hostname)
+ok "pip install NAME from the wheelhouse, offline, in a job" same "$(outline real 2)" "hello from hello $JL/l1"
 ok "prompt marks the change: (*l1)" same "$(outline real 3)" '(*l1) $ '
 ok "the mark is stable" same "$(outline real 4)" '(*l1) $ '
 ok "save -f clears the mark, prompt (s1)" same "$(outline real 5)" '(s1) $ '
@@ -215,7 +216,7 @@ ok "installing another wheel marks it again" same "$(outline real 6)" '(*s1) $ '
 ok "uninstalling it clears the mark" same "$(outline real 7)" '(s1) $ '
 ok "pip download in a job did not look at an index" bash -c '! grep -qi "looking in indexes" "$1"' _ "$T/real.dl"
 ok "  ... but looked in the wheelhouse" grep -qF "$WH" "$T/real.dl"
-ok "the venv stayed l1" same "$(outline real 8)" "$LIVE/l1"
+ok "save -f s1 renamed the live l1 to s1, still active" same "$(outline real 8)" "$JL/s1"
 
 # the hook through a real interactive bash and PROMPT_COMMAND
 cat > "$T/rc" << 'EOF'
@@ -223,10 +224,10 @@ PS1='PROMPT> '
 eval "$("$KPY" bash)"
 EOF
 {
-	echo 'kpy activate l1'
+	echo 'kpy activate s1'
 	echo 'pip install -q --no-index extra'
 	echo 'echo done'
-} | SLURM_JOB_ID=1 PIP_DISABLE_PIP_VERSION_CHECK=1 bash --rcfile "$T/rc" -i > "$T/int.out" 2> "$T/int.err"
+} | SLURM_JOB_ID=42 PIP_DISABLE_PIP_VERSION_CHECK=1 bash --rcfile "$T/rc" -i > "$T/int.out" 2> "$T/int.err"
 ok "interactive bash: PROMPT_COMMAND marks the prompt (*s1)" grep -qF '(*s1) PROMPT> ' "$T/int.err"
 ok "interactive bash: prompt clean before the install" grep -qF '(s1) PROMPT> ' "$T/int.err"
 
@@ -258,6 +259,9 @@ c kpy config ''
 c kpy save -
 c kpy load s1 --as ''
 c kpy help cr
+c kpy unl
+c kpy unload ''
+c kpy load -
 EOF
 ok "completion: the script ran" test $? -eq 0
 ok "completion registered for kpy" grep -q '__kpy_complete' "$T/comp.out"
@@ -267,12 +271,15 @@ ok "completion: every command" bash -c 'for w in create save load activate list 
 ok "completion: load offers saved names" same "$(outline comp 4)" "s1"
 ok "completion: rm offers saved names" same "$(outline comp 5)" "s1"
 ok "completion: export offers saved names" same "$(outline comp 6)" "s1"
-ok "completion: activate offers live names" same "$(outline comp 7)" "e1 e2 l1"
-ok "completion: activate prefix" same "$(outline comp 8)" "e1 e2"
+ok "completion: activate offers live names" same "$(outline comp 7)" "e2 l1 s1"
+ok "completion: activate prefix" same "$(outline comp 8)" "e2"
 ok "completion: config keys" same "$(outline comp 9)" "pipdir compute_hosts level"
 ok "completion: save options" grep -qw -- '-f' <<< "$(outline comp 10)"
 ok "completion: nothing after --as" same "$(outline comp 11)" ""
 ok "completion: help COMMAND" same "$(outline comp 12)" "create"
+ok "completion: unload" same "$(outline comp 13)" "unload"
+ok "completion: unload offers live names" same "$(outline comp 14)" "e2 l1 s1"
+ok "completion: load -f --sh" bash -c 'grep -qw -- "-f" <<< "$1" && grep -qw -- "--sh" <<< "$1"' _ "$(outline comp 15)"
 ok "nothing called a Slurm command" test ! -e "$T/slurm-called"
 
 done_testing

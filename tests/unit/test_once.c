@@ -1,5 +1,6 @@
 /* test_once.c: kpy/once.c: concurrent restorers restore exactly once. */
 #include "helpers.h"
+#include <dirent.h>
 #include <sys/wait.h>
 #include "archive.h"
 #include "once.h"
@@ -106,5 +107,76 @@ Test(once, relative_target_is_refused)
 	cr_assert(strstr(e.msg, "absolute") != NULL, "%s", e.msg);
 	PATHF(p, "%s/kpy/.env.lock", d);
 	cr_assert(!exists(p), "a lock file was made relative to the working directory");
+	rm_tmpdir(d);
+}
+
+/* kpy load: many processes, one restore, no lock file left, the save recorded */
+Test(once, load_once_many_processes, .timeout = 60)
+{
+	struct kpy_err e = KPY_ERR_INIT, warn = KPY_ERR_INIT;
+	struct kpy_save_opts o = { .name = "x", .level = 1, .threads = 1, .kind = "uv-cache" };
+	char *d = mk_tmpdir(), src[PATH_MAX], a[PATH_MAX], dst[PATH_MAX], p[PATH_MAX];
+	int total = 0, fds[16][2];
+	pid_t pids[16];
+
+	PATHF(src, "%s/src", d);
+	mkdir(src, 0755);
+	for (int i = 0; i < 100; i++) {
+		PATHF(p, "%s/f%03d", src, i);
+		put(p, "content\n", 0644);
+	}
+	PATHF(a, "%s/x.tar.zst", d);
+	cr_assert_eq(kpy_archive_save(src, a, &o, &warn, &e), 0, "%s", e.msg);
+	PATHF(p, "%s/live", d);
+	mkdir(p, 0700);
+	PATHF(dst, "%s/live/x", d);
+	for (int i = 0; i < 16; i++) {
+		cr_assert_eq(pipe(fds[i]), 0);
+		if ((pids[i] = fork()) == 0) {
+			struct kpy_err ce = KPY_ERR_INIT;
+			int r = 0;
+			char c = kpy_load_once(a, dst, NULL, 0, &r, &ce) == 0 ? (char)('0' + r) : 'E';
+			(void)!write(fds[i][1], &c, 1);
+			_exit(0);
+		}
+		close(fds[i][1]);
+	}
+	for (int i = 0; i < 16; i++) {
+		char c = '?';
+		cr_assert_eq(read(fds[i][0], &c, 1), 1);
+		cr_assert(c == '0' || c == '1', "child %d failed", i);
+		total += c == '1';
+		close(fds[i][0]);
+		waitpid(pids[i], NULL, 0);
+	}
+	cr_assert_eq(total, 1, "restored %d times", total);
+	PATHF(p, "%s/live/x/.kpy/manifest.ini", d);
+	char *text = get(p);
+	cr_assert_not_null(text, "the save is recorded in the live env");
+	cr_assert(strstr(text, "name") != NULL);
+	free(text);
+	DIR *dir;
+	struct dirent *de;
+	int n = 0;
+	PATHF(p, "%s/live", d);
+	cr_assert_not_null(dir = opendir(p));
+	while ((de = readdir(dir)) != NULL)
+		n += de->d_name[0] != '.' || (strcmp(de->d_name, ".") && strcmp(de->d_name, ".."));
+	closedir(dir);
+	cr_assert_eq(n, 1, "only x in the live dir, no lock file");
+	/* replace: a marker put in the live copy is gone, the copy is whole */
+	PATHF(p, "%s/live/x/marker", d);
+	put(p, "mine\n", 0644);
+	int r = 0;
+	cr_assert_eq(kpy_load_once(a, dst, NULL, 1, &r, &e), 0, "%s", e.msg);
+	cr_assert_eq(r, 1);
+	cr_assert(!exists(p));
+	PATHF(p, "%s/live/x/f099", d);
+	cr_assert(exists(p));
+	/* a failing replace keeps the old copy */
+	PATHF(p, "%s/missing.tar.zst", d);
+	cr_assert_eq(kpy_load_once(p, dst, NULL, 1, &r, &e), -1);
+	PATHF(p, "%s/live/x/f099", d);
+	cr_assert(exists(p), "the old copy is back");
 	rm_tmpdir(d);
 }
