@@ -640,7 +640,9 @@ int cmd_activate(int argc, char **argv)
 		rc = print_sh(path);
 	} else if (hand_over(path) < 0) {
 		printf("source %s/bin/activate\n", path);
-		if (captured()) { /* eval "$(kpy activate X)": the line above is the answer */
+		/* captured, as in eval "$(kpy activate X)", the line above is the answer; a
+		 * batch script's output file is not: there the script would go on without it */
+		if (!isatty(STDOUT_FILENO) && (!in_job() || captured())) {
 			rc = 0;
 		} else {
 			say("kpy cannot change this shell by itself: run the line above (in a script: eval \"$(kpy activate %s --sh)\"), or set up the shell function with eval \"$(kpy bash)\"%s",
