@@ -287,6 +287,23 @@ static void temp_tag(char *buf, size_t size)
 
 /* The writer's pid if NAME is a temporary "...MARK HOST-PID-XXXXXX" of this host,
  * else 0. */
+/* Why PATH cannot be an env's prefix, or NULL: the manifest keeps values unquoted
+ * (no control bytes, no blank at the end), and the activate scripts quote the path
+ * in single quotes (no '). */
+static const char *bad_prefix(const char *path, int quote_ok)
+{
+	size_t n = strlen(path);
+
+	for (const char *p = path; *p; p++)
+		if ((unsigned char)*p < 0x20 || *p == 0x7f)
+			return "it holds a control character (a newline?)";
+	if (n > 0 && (path[n - 1] == ' ' || path[n - 1] == '\t'))
+		return "it ends in a blank";
+	if (!quote_ok && strchr(path, '\'') != NULL)
+		return "a quote (') in it would break the env's activate scripts";
+	return NULL;
+}
+
 static pid_t temp_pid(const char *name, const char *mark, const char *host)
 {
 	size_t n = strlen(name), ml = strlen(mark), hl = strlen(host);
@@ -330,8 +347,10 @@ static void sweep_stale(const char *dir, const char *mark, int dirs)
 			    (dirs ? O_DIRECTORY : 0));
 		if (fd < 0)
 			continue;
-		if (flock(fd, LOCK_EX | LOCK_NB) == 0 || errno == ENOLCK || errno == ENOSYS ||
-		    errno == EOPNOTSUPP || errno == EINVAL) {
+		/* a shared lock still conflicts with the writer's exclusive one, and NFS
+		 * (which emulates flock with fcntl locks) grants it on a read-only fd */
+		if (flock(fd, LOCK_SH | LOCK_NB) == 0 || errno == ENOLCK || errno == ENOSYS ||
+		    errno == EOPNOTSUPP || errno == EINVAL || errno == EBADF) {
 			if (!dirs) {
 				unlinkat(dirfd(d), de->d_name, 0);
 			} else {
@@ -357,8 +376,21 @@ struct saver {
 	size_t bufsize;
 	char **mention;          /* files that mention the prefix */
 	size_t nmention, capmention;
+	const char *dest;        /* the archive being replaced, for messages */
 	struct kpy_err *e;
 };
+
+/* Writing the archive failed: say which, and on a full disk what to do. */
+static int write_error(struct saver *s)
+{
+	int err = archive_errno(s->a) > 0 ? archive_errno(s->a) : EIO;
+
+	if (err == ENOSPC || err == EDQUOT)
+		return kpy_err_sys(s->e, err, "cannot write beside %s: free space there (or raise the quota) and save again; %s was not changed",
+				   s->dest, s->dest);
+	return kpy_err_sys(s->e, err, "cannot write the archive beside %s (%s)", s->dest,
+			   archive_error_string(s->a) ? archive_error_string(s->a) : "write failed");
+}
 
 static int add_mem(struct saver *s, const char *rel, const char *data, size_t len, time_t mtime)
 {
@@ -374,8 +406,7 @@ static int add_mem(struct saver *s, const char *rel, const char *data, size_t le
 	archive_entry_set_mtime(ae, mtime, 0);
 	if (archive_write_header(s->a, ae) != ARCHIVE_OK ||
 	    (len > 0 && archive_write_data(s->a, data, len) != (la_ssize_t)len)) {
-		kpy_err_sys(s->e, archive_errno(s->a) > 0 ? archive_errno(s->a) : EIO,
-			    "cannot write the archive (%s)", archive_error_string(s->a));
+		write_error(s);
 		goto out;
 	}
 	rv = 0;
@@ -418,8 +449,7 @@ static ssize_t read_full(int fd, char *buf, size_t n)
 static int write_data(struct saver *s, const char *p, size_t n)
 {
 	if (archive_write_data(s->a, p, n) != (la_ssize_t)n)
-		return kpy_err_sys(s->e, archive_errno(s->a) > 0 ? archive_errno(s->a) : EIO,
-				   "cannot write the archive (%s)", archive_error_string(s->a));
+		return write_error(s);
 	return 0;
 }
 
@@ -451,8 +481,7 @@ static int add_file(struct saver *s, const struct ent *x, struct archive_entry *
 			archive_entry_set_size(ae, (la_int64_t)outlen);
 		}
 		if (archive_write_header(s->a, ae) != ARCHIVE_OK) {
-			kpy_err_sys(s->e, archive_errno(s->a) > 0 ? archive_errno(s->a) : EIO,
-				    "cannot write the archive (%s)", archive_error_string(s->a));
+			write_error(s);
 			free(out);
 			goto out;
 		}
@@ -464,8 +493,7 @@ static int add_file(struct saver *s, const struct ent *x, struct archive_entry *
 	} else {
 		size_t left = size;
 		if (archive_write_header(s->a, ae) != ARCHIVE_OK) {
-			kpy_err_sys(s->e, archive_errno(s->a) > 0 ? archive_errno(s->a) : EIO,
-				    "cannot write the archive (%s)", archive_error_string(s->a));
+			write_error(s);
 			goto out;
 		}
 		while (left > 0) {
@@ -534,8 +562,7 @@ static int add_entry(struct saver *s, const struct ent *x)
 		goto out;
 	}
 	if (archive_write_header(s->a, ae) != ARCHIVE_OK) {
-		kpy_err_sys(s->e, archive_errno(s->a) > 0 ? archive_errno(s->a) : EIO,
-			    "cannot write the archive (%s)", archive_error_string(s->a));
+		write_error(s);
 		goto out;
 	}
 	rv = 0;
@@ -676,6 +703,7 @@ int kpy_archive_save(const char *src_in, const char *dest, const struct kpy_save
 	int fd = -1, rv = -1, rootfd;
 	const char *kind = o->kind ? o->kind : KPY_KIND_VENV;
 	int venv = strcmp(kind, KPY_KIND_VENV) == 0;
+	const char *why;
 	struct stat st;
 
 	tmp[0] = '\0';
@@ -685,6 +713,8 @@ int kpy_archive_save(const char *src_in, const char *dest, const struct kpy_save
 	strcpy(src, src_in);
 	for (size_t n = strlen(src); n > 1 && src[n - 1] == '/'; n--)
 		src[n - 1] = '\0';
+	if ((why = bad_prefix(src, 1)) != NULL)
+		return kpy_err_set(e, KPY_EINVAL, "cannot save %s: %s; rename the env's directory", src, why);
 	if (stat(src, &st) < 0)
 		return kpy_err_sys(e, errno, "cannot save %s", src);
 	if (!S_ISDIR(st.st_mode))
@@ -766,6 +796,7 @@ int kpy_archive_save(const char *src_in, const char *dest, const struct kpy_save
 	s.src = src;
 	s.prefix = src;
 	s.e = e;
+	s.dest = dest;
 	s.bufsize = WHOLE_FILE_MAX;
 	if ((s.buf = malloc(s.bufsize)) == NULL || (s.a = archive_write_new()) == NULL) {
 		kpy_err_set(e, KPY_EFAIL, "out of memory");
@@ -1041,37 +1072,49 @@ static int missing_python(const char *archive, const char *python,
 			   archive, python, v, mm, v);
 }
 
-/* Base interpreter of the restored venv at ROOT: bin/python must lead to a file. */
-static int check_python(const char *root, const struct kpy_manifest *m, const char *archive,
-			struct kpy_err *e)
+/* Base interpreter of the restored venv at ROOT, which will be renamed to DEST:
+ * bin/python must lead to a file. Links into DEST are followed inside ROOT. */
+static int check_python(const char *root, const char *dest, const struct kpy_manifest *m,
+			const char *archive, struct kpy_err *e)
 {
-	char path[PATH_MAX], link[PATH_MAX];
+	char path[PATH_MAX], link[PATH_MAX], shown[PATH_MAX];
+	size_t dl = strlen(dest);
 	struct stat st;
 	int hops = 0;
 
 	if (pathf(path, sizeof(path), e, "%s/bin/python", root) < 0)
 		return -1;
-	if (lstat(path, &st) < 0 || stat(path, &st) == 0)
+	snprintf(shown, sizeof(shown), "%s/bin/python", dest);
+	if (lstat(path, &st) < 0)
 		return 0;
-	/* follow the chain by hand to name the first missing link target */
+	/* follow the chain by hand, to look inside ROOT and to name the first missing link */
 	while (hops++ < 40) {
+		if (lstat(path, &st) < 0)
+			return missing_python(archive, shown, m, e);
+		if (!S_ISLNK(st.st_mode))
+			return 0;
 		ssize_t n = readlink(path, link, sizeof(link) - 1);
 		if (n < 0)
 			break;
 		link[n] = '\0';
 		if (link[0] == '/') {
-			snprintf(path, sizeof(path), "%s", link);
+			snprintf(shown, sizeof(shown), "%s", link);
+			if (strncmp(link, dest, dl) == 0 && (link[dl] == '/' || link[dl] == '\0')) {
+				if (pathf(path, sizeof(path), e, "%s%s", root, link + dl) < 0)
+					return -1;
+			} else {
+				snprintf(path, sizeof(path), "%s", link);
+			}
 		} else {
-			char *slash = strrchr(path, '/');
+			char *slash = strrchr(path, '/'), *sslash = strrchr(shown, '/');
 			size_t room = sizeof(path) - (size_t)(slash + 1 - path);
-			if (strlen(link) >= room)
+			if (strlen(link) >= room || sslash == NULL)
 				break;
 			memcpy(slash + 1, link, strlen(link) + 1);
+			snprintf(sslash + 1, sizeof(shown) - (size_t)(sslash + 1 - shown), "%s", link);
 		}
-		if (lstat(path, &st) < 0)
-			break;
 	}
-	return missing_python(archive, path, m, e);
+	return stat(path, &st) == 0 ? 0 : missing_python(archive, shown, m, e);
 }
 
 /* Lines of LIST (text) are relative paths; relocate each. */
@@ -1104,6 +1147,7 @@ int kpy_archive_restore(const char *archive, const char *dest_in, const char *pr
 	size_t rlen = 0;
 	long long files = 0;
 	int rv = -1, rc, have_tmp = 0, seen_reloc = 0, cwd = -1, lockfd = -1;
+	const char *why;
 	struct stat st;
 
 	if (dest_in[0] != '/' || strlen(dest_in) >= sizeof(dest) - 32 || strchr(dest_in, '\n'))
@@ -1111,6 +1155,8 @@ int kpy_archive_restore(const char *archive, const char *dest_in, const char *pr
 	strcpy(dest, dest_in);
 	for (size_t n = strlen(dest); n > 1 && dest[n - 1] == '/'; n--)
 		dest[n - 1] = '\0';
+	if ((why = bad_prefix(dest, 0)) != NULL)
+		return kpy_err_set(e, KPY_EINVAL, "cannot restore to %s: %s; choose another path", dest, why);
 	if (lstat(dest, &st) == 0)
 		return kpy_err_set(e, KPY_EEXIST, "%s already exists: remove it or choose another name", dest);
 	strcpy(parent, dest);
@@ -1255,9 +1301,9 @@ int kpy_archive_restore(const char *archive, const char *dest_in, const char *pr
 		goto out;
 	}
 	if (files != m.files) {
-		char why[128];
-		snprintf(why, sizeof(why), "its manifest counts %lld entries but it holds %lld", m.files, files);
-		damaged(&r, e, why);
+		char count[128];
+		snprintf(count, sizeof(count), "its manifest counts %lld entries but it holds %lld", m.files, files);
+		damaged(&r, e, count);
 		goto out;
 	}
 
@@ -1268,8 +1314,10 @@ int kpy_archive_restore(const char *archive, const char *dest_in, const char *pr
 	if (relocate_list(tmp, reloc, &rl, &r, e) < 0)
 		goto out;
 	if (prompt != NULL && m.prompt != NULL && strcmp(prompt, m.prompt) != 0) {
+		/* the names kpy_is_activate knows (virtualenv writes activate.ps1, venv Activate.ps1) */
 		static const char *const acts[] = { "bin/activate", "bin/activate.csh",
-			"bin/activate.fish", "bin/activate.nu", "bin/Activate.ps1", NULL };
+			"bin/activate.fish", "bin/activate.nu", "bin/activate.ps1", "bin/Activate.ps1",
+			"bin/activate.bat", NULL };
 		struct kpy_reloc pr = { .old_prefix = dest, .new_prefix = dest,
 			.old_prompt = m.prompt, .new_prompt = prompt };
 		for (int i = 0; acts[i]; i++) {
@@ -1279,7 +1327,7 @@ int kpy_archive_restore(const char *archive, const char *dest_in, const char *pr
 				goto out;
 		}
 	}
-	if (strcmp(m.kind, KPY_KIND_VENV) == 0 && check_python(tmp, &m, archive, e) < 0)
+	if (strcmp(m.kind, KPY_KIND_VENV) == 0 && check_python(tmp, dest, &m, archive, e) < 0)
 		goto out;
 	if (archive_write_close(aw) != ARCHIVE_OK) {
 		write_failed(aw, &r, dest, e);

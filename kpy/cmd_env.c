@@ -723,15 +723,49 @@ out:
 	return rc;
 }
 
-/* Remove the empty directories PARENT and its ancestors down to TOP, which export
- * made for a restore that then failed. */
-static void unmake_parents(const char *parent, const char *top)
-{
-	char p[PATH_MAX], *slash;
+/* The directories export made for PATH's missing parents, to remove them again if the
+ * restore then fails: exactly those, in reverse order. */
+struct made {
+	char *dir[64];
+	int n;
+};
 
-	snprintf(p, sizeof(p), "%s", parent);
-	while (strlen(p) >= strlen(top) && rmdir(p) == 0 && (slash = strrchr(p, '/')) != NULL)
-		*slash = '\0';
+/* mkdir -p PARENT (0755 less the umask), remembering what was made. */
+static int make_parents(const char *parent, struct made *md, struct kpy_err *e)
+{
+	char buf[PATH_MAX];
+	struct stat st;
+
+	if (snprintf(buf, sizeof(buf), "%s", parent) >= (int)sizeof(buf))
+		return kpy_err_set(e, KPY_EINVAL, "cannot export to %s: the path is too long", parent);
+	for (char *p = buf + 1;; p++) {
+		if (*p != '/' && *p != '\0')
+			continue;
+		char c = *p;
+		*p = '\0';
+		if (mkdir(buf, 0755) == 0) {
+			if (md->n < 64 && (md->dir[md->n] = strdup(buf)) != NULL)
+				md->n++;
+		} else if (errno != EEXIST) {
+			return kpy_err_sys(e, errno, "cannot make directory %s", buf);
+		}
+		*p = c;
+		if (c == '\0')
+			break;
+	}
+	if (stat(parent, &st) < 0 || !S_ISDIR(st.st_mode))
+		return kpy_err_set(e, KPY_EINVAL, "cannot export to %s: not a directory", parent);
+	return 0;
+}
+
+static void unmake_parents(struct made *md, int remove)
+{
+	while (md->n > 0) {
+		md->n--;
+		if (remove)
+			rmdir(md->dir[md->n]);
+		free(md->dir[md->n]);
+	}
 }
 
 int cmd_export(int argc, char **argv)
@@ -739,7 +773,8 @@ int cmd_export(int argc, char **argv)
 	struct kpy_err e = KPY_ERR_INIT;
 	struct kpy_config cfg = { 0 };
 	char *archive = NULL, cwd[PATH_MAX], dest[PATH_MAX + NAME_MAX + 2];
-	char copy[PATH_MAX], top[PATH_MAX] = "", *slash, *base;
+	char copy[PATH_MAX], *slash, *base;
+	struct made made = { .n = 0 };
 	int i = 1, rc;
 	struct stat st;
 
@@ -753,7 +788,7 @@ int cmd_export(int argc, char **argv)
 	if (kpy_name_check(argv[i], "environment name", &e) < 0)
 		return fail(&e);
 	/* the new prefix: the parent's real path plus the last component; a relative
-	 * PATH is taken from the working directory (kpy_mkdirs wants absolute paths) */
+	 * PATH is taken from the working directory */
 	if (argv[i + 1][0] != '/') {
 		if (getcwd(cwd, sizeof(cwd)) == NULL) {
 			kpy_err_sys(&e, errno, "cannot export to %s", argv[i + 1]);
@@ -776,22 +811,10 @@ int cmd_export(int argc, char **argv)
 		return usage_error("export", "PATH must name a new directory");
 	if (kpy_config_load(&cfg, &e) < 0 || (archive = saved_path(&cfg, argv[i], &e)) == NULL)
 		goto out;
-	if (slash != NULL && slash != copy && stat(copy, &st) < 0 && errno == ENOENT) {
-		/* missing parents are made (0755 less the umask), like mkdir -p */
-		char *s2;
-		snprintf(top, sizeof(top), "%s", copy);
-		while ((s2 = strrchr(top, '/')) != NULL && s2 != top) {
-			*s2 = '\0';
-			if (stat(top, &st) == 0) {
-				*s2 = '/';
-				break;
-			}
-		}
-		if (kpy_mkdirs(copy, 0755, &e) < 0) {
-			top[0] = '\0';
-			goto out;
-		}
-	}
+	/* missing parents are made (0755 less the umask), like mkdir -p */
+	if (slash != NULL && slash != copy && stat(copy, &st) < 0 && errno == ENOENT &&
+	    make_parents(copy, &made, &e) < 0)
+		goto out;
 	if (slash != copy && realpath(slash ? copy : ".", cwd) == NULL) {
 		kpy_err_sys(&e, errno, "cannot export to %s", argv[i + 1]);
 		goto out;
@@ -805,11 +828,9 @@ int cmd_export(int argc, char **argv)
 	say("exported %s to %s", argv[i], dest);
 	rc = 0;
 out:
-	if (rc == 1) {
+	if (rc == 1)
 		fail(&e);
-		if (top[0] != '\0')
-			unmake_parents(copy, top);
-	}
+	unmake_parents(&made, rc != 0);
 	kpy_config_free(&cfg);
 	free(archive);
 	return rc;

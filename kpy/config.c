@@ -446,6 +446,13 @@ int kpy_config_set(const char *key, const char *value, struct kpy_err *e)
 	}
 	if (value != NULL && strpbrk(value, "\n\r#;") != NULL)
 		return kpy_err_set(e, KPY_EINVAL, "the value for %s cannot hold a newline, '#' or ';' (INI comments): choose another", key);
+	/* iniparser strips blanks and quotes around a value and joins a line ending in '\' with the next */
+	if (value != NULL && value[0] != '\0') {
+		size_t n = strlen(value);
+		if (value[n - 1] == '\\' || value[0] == ' ' || value[0] == '\t' || value[n - 1] == ' ' ||
+		    value[n - 1] == '\t' || value[0] == '"' || value[0] == '\'')
+			return kpy_err_set(e, KPY_EINVAL, "the value for %s cannot start or end with a blank or a quote, or end with a backslash (the INI reader would change it): choose another", key);
+	}
 	if (value != NULL && apply(&check, key, value, "the command line", e) < 0) {
 		kpy_config_free(&check);
 		return -1;

@@ -12,7 +12,6 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "text.h"
 
 #define SHEBANG_MAX 127		/* the kernel's BINPRM_BUF_SIZE - 1 on older kernels */
 #define HEAD_MAX 16384		/* a script's interpreter lines are looked for in this many bytes */
@@ -586,7 +585,7 @@ int kpy_relocate_file(const char *root, const char *rel, const struct kpy_reloc 
 	struct stat st;
 
 	tmp[0] = '\0';
-	kpy_escape_to(name, sizeof(name), rel);
+	snprintf(name, sizeof(name), "%s", rel); /* printers escape it */
 	if ((rootfd = open(root, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0 ||
 	    open_parent(rootfd, rel, &dfd, &base) < 0) {
 		kpy_err_sys(e, errno, "cannot relocate %s in %s", name, root);

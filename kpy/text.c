@@ -25,30 +25,76 @@ static size_t esc_char(unsigned char c, char out[5])
 	}
 }
 
+/* Length of the valid UTF-8 sequence at S that is not a C1 control (U+0080..U+009F,
+ * which some terminals obey like ESC sequences), or 0. */
+static size_t utf8_ok(const unsigned char *s)
+{
+	size_t n;
+	unsigned cp;
+
+	if (s[0] >= 0xc2 && s[0] <= 0xdf)
+		n = 2, cp = s[0] & 0x1fu;
+	else if (s[0] >= 0xe0 && s[0] <= 0xef)
+		n = 3, cp = s[0] & 0x0fu;
+	else if (s[0] >= 0xf0 && s[0] <= 0xf4)
+		n = 4, cp = s[0] & 0x07u;
+	else
+		return 0;
+	for (size_t i = 1; i < n; i++) {
+		if ((s[i] & 0xc0) != 0x80)
+			return 0;
+		cp = (cp << 6) | (s[i] & 0x3fu);
+	}
+	if (cp <= 0x9f || (n == 3 && cp < 0x800) || (n == 4 && (cp < 0x10000 || cp > 0x10ffff)) ||
+	    (cp >= 0xd800 && cp <= 0xdfff))
+		return 0;
+	return n;
+}
+
+/* Escaped form of the character at S in OUT (at most 8 bytes with the NUL); its length
+ * in OUT, and in *USED the bytes of S it stands for. */
+static size_t esc_next(const char *s, char out[8], size_t *used)
+{
+	const unsigned char *u = (const unsigned char *)s;
+	size_t n;
+
+	*used = 1;
+	if (u[0] >= 0x80) {
+		if ((n = utf8_ok(u)) == 0)
+			return (size_t)snprintf(out, 8, "\\x%02x", u[0]);
+		memcpy(out, s, n);
+		out[n] = '\0';
+		*used = n;
+		return n;
+	}
+	return esc_char(u[0], out);
+}
+
 void kpy_escape_to(char *buf, size_t size, const char *s)
 {
-	size_t len = 0;
-	char one[5];
+	size_t len = 0, used;
+	char one[8];
 
 	if (size == 0)
 		return;
-	for (; s != NULL && *s; s++) {
-		size_t n = esc_char((unsigned char)*s, one);
+	while (s != NULL && *s) {
+		size_t n = esc_next(s, one, &used);
 		if (len + n >= size)
 			break;
 		memcpy(buf + len, one, n);
 		len += n;
+		s += used;
 	}
 	buf[len] = '\0';
 }
 
 char *kpy_escape(const char *s)
 {
-	size_t need = 1;
-	char one[5], *out;
+	size_t need = 1, used;
+	char one[8], *out;
 
-	for (const char *p = s; *p; p++)
-		need += esc_char((unsigned char)*p, one);
+	for (const char *p = s; *p; p += used)
+		need += esc_next(p, one, &used);
 	if ((out = malloc(need)) == NULL)
 		return NULL;
 	kpy_escape_to(out, need, s);

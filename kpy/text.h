@@ -6,7 +6,8 @@
 
 /* A printable copy of S: control bytes (a newline, ESC, DEL, ...) become \n, \t, \r,
  * \\ or \xNN, so a name or manifest string cannot forge lines or drive a terminal.
- * Bytes >= 0x80 are kept (UTF-8 names). Malloc'd; NULL when out of memory. */
+ * Valid UTF-8 is kept, except C1 controls (U+0080..U+009F); any other byte >= 0x80
+ * becomes \xNN. Malloc'd; NULL when out of memory. */
 char *kpy_escape(const char *s);
 
 /* The same into BUF of SIZE bytes (always terminated; cut short if it must be). */

@@ -16,6 +16,19 @@ Test(text, escapes_control_bytes)
 	free(s);
 }
 
+/* C1 controls (raw 0x9b, or UTF-8 U+009B) act as CSI on some terminals */
+Test(text, escapes_c1_and_invalid_utf8)
+{
+	char *s = kpy_escape("a\x9b" "31m b\xc2\x9b" "31m c\xc3\x9f d\xe2\x82\xac e\xc3");
+
+	cr_assert_not_null(s);
+	cr_assert_str_eq(s, "a\\x9b" "31m b\\xc2\\x9b" "31m c\xc3\x9f d\xe2\x82\xac e\\xc3");
+	free(s);
+	s = kpy_escape("\xed\xa0\x80\xf8\x88\x80\x80\x80");
+	cr_assert_str_eq(s, "\\xed\\xa0\\x80\\xf8\\x88\\x80\\x80\\x80");
+	free(s);
+}
+
 Test(text, escape_to_cuts_whole_escapes)
 {
 	char buf[6];
