@@ -170,8 +170,13 @@ static char *saved_names(const char *pipdir, const char *kind)
 	size_t n, len = 0;
 	char *s;
 
-	if (kpy_store_list(pipdir, kind, &v, &n, &ignore) < 0 || n == 0)
+	if (kpy_store_list(pipdir, kind, &v, &n, &ignore) < 0)
 		return strdup("none");
+	if (n == 0) {
+		/* v may be allocated even when it holds no names (only stray files) */
+		kpy_saved_free(v, n);
+		return strdup("none");
+	}
 	for (size_t i = 0; i < n; i++)
 		len += strlen(v[i].name) + 2;
 	if ((s = malloc(len + 1)) != NULL) {
