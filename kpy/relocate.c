@@ -227,6 +227,7 @@ static size_t shebang(struct sb *s, const char *in, size_t len, const struct kpy
 	sb_str(&interp, r->new_prefix);
 	sb_add(&interp, in + 2 + olen, ilen - olen);
 	if (interp.oom) {
+		free(interp.p);
 		s->oom = 1;
 		return 0;
 	}
