@@ -20,8 +20,9 @@
  *   W/sentinel/     canary files that must never change; hostile seeds aim at them
  *                   through ../../sentinel and /old/env/../../sentinel
  *   W/run/          the restore's parent dir: after a run it holds env/ or nothing
- * Inputs that do not start with a zstd frame are tar bytes: they are compressed
- * first, so the fuzzer reaches the tar and restore logic past zstd's checksums. */
+ * Inputs that do not start with a zstd frame are tar bytes: their header checksums
+ * are fixed and they are compressed, so the fuzzer reaches the tar and restore
+ * logic past tar's and zstd's checksums. */
 static char work[PATH_MAX], in[PATH_MAX], run[PATH_MAX], dest[PATH_MAX], sent[PATH_MAX];
 static char canary[PATH_MAX], sdir[PATH_MAX], cwd0[PATH_MAX];
 static const char canary_text[] = "canary: kpy must never write here\n";
@@ -127,6 +128,30 @@ static void check_outside(int restored)
 		die("restore did not return to the working directory");
 }
 
+/* Recompute the header checksum of each ustar header in the tar TAR (walking entry
+ * sizes while they parse), so that mutated header fields reach libarchive's entry
+ * handling instead of failing its checksum test. */
+static void fix_checksums(uint8_t *tar, size_t size)
+{
+	size_t off = 0;
+
+	while (off + 512 <= size && memcmp(tar + off + 257, "ustar", 5) == 0) {
+		uint8_t *h = tar + off;
+		unsigned long long len = 0, sum = 0;
+		size_t i;
+
+		for (i = 124; i < 136 && h[i] >= '0' && h[i] <= '7'; i++)
+			len = len * 8 + (unsigned long long)(h[i] - '0');
+		memset(h + 148, ' ', 8);
+		for (i = 0; i < 512; i++)
+			sum += h[i];
+		snprintf((char *)h + 148, 8, "%06llo", sum & 0777777);
+		if (len > size)
+			break;
+		off += 512 + (size_t)((len + 511) / 512 * 512);
+	}
+}
+
 static int write_input(const uint8_t *data, size_t size)
 {
 	int fd = open(in, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
@@ -143,12 +168,17 @@ static int write_input(const uint8_t *data, size_t size)
 	if (!is_zstd) {
 		ZSTD_CCtx *c = ZSTD_createCCtx();
 		size_t cap = ZSTD_compressBound(size);
-		if (c == NULL || (z = malloc(cap)) == NULL)
+		uint8_t *tar = malloc(size ? size : 1);
+		if (c == NULL || tar == NULL || (z = malloc(cap)) == NULL)
 			die("out of memory");
+		memcpy(tar, data, size);
+		fix_checksums(tar, size);
+		data = tar;
 		ZSTD_CCtx_setParameter(c, ZSTD_c_checksumFlag, 1);
 		ZSTD_CCtx_setParameter(c, ZSTD_c_compressionLevel, 1);
 		n = ZSTD_compress2(c, z, cap, data, size);
 		ZSTD_freeCCtx(c);
+		free(tar);
 		if (ZSTD_isError(n))
 			die("ZSTD_compress2 failed");
 		p = z;
