@@ -25,13 +25,17 @@ for t in "$@"; do
 	[ -f "$src/$t.dict" ] && dict=-dict=$src/$t.dict
 	seeds=
 	[ -d "$src/corpus/$t" ] && seeds=$src/corpus/$t
+	# the target's work dirs go here, and are removed even after a crash
+	tmp=$bld/tmp/$t
+	rm -rf "$tmp"; mkdir -p "$tmp"
 	start=$(date +%s)
 	# -timeout: an input taking longer is a hang, reported like a crash
 	# shellcheck disable=SC2086
-	"$bin" -max_total_time="$secs" -timeout=30 -rss_limit_mb=2048 -print_final_stats=1 \
+	TMPDIR=$tmp "$bin" -max_total_time="$secs" -timeout=30 -rss_limit_mb=2048 -print_final_stats=1 \
 		-artifact_prefix="$art/" $dict "$work" $seeds > "$log" 2>&1
 	rc=$?
 	took=$(($(date +%s) - start))
+	rm -rf "$tmp"
 	execs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log" | tail -1)
 	crash=$(ls -t "$art" 2>/dev/null | head -1)
 	if [ "$rc" -eq 0 ] && [ -z "$crash" ]; then
