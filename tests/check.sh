@@ -61,14 +61,14 @@ fi
 # stage NAME LOG COMMAND...: run an extra pass, time it; LOG (automake-style counts)
 # gets one failure if COMMAND failed without writing it
 stage() {
-	local name=$1 log=$2 t0 rc=0; shift 2
-	echo "== $name"
-	rm -f "$log"
-	t0=$(date +%s)
-	"$@" || rc=1
-	echo "== $name: $(($(date +%s) - t0)) s"
-	if [ "$rc" -ne 0 ]; then
-		[ -s "$log" ] || printf '# PASS: 0\n# FAIL: 1\n' > "$log"
+	st_name=$1 st_log=$2 st_rc=0; shift 2
+	echo "== $st_name"
+	rm -f "$st_log"
+	st_t0=$(date +%s)
+	"$@" || st_rc=1
+	echo "== $st_name: $(($(date +%s) - st_t0)) s"
+	if [ "$st_rc" -ne 0 ]; then
+		[ -s "$st_log" ] || printf '# PASS: 0\n# FAIL: 1\n' > "$st_log"
 		return 1
 	fi
 }

@@ -16,7 +16,7 @@ while getopts b: o; do
 	esac
 done
 [ -f "$b/autoconfig.h" ] || { echo "static.sh: $b/autoconfig.h missing: run configure there first" >&2; exit 2; }
-cd "$top"
+cd "$top" || exit 2
 for tool in cppcheck clang-tidy gcc; do
 	command -v "$tool" > /dev/null || { echo "static.sh: $tool is missing: run tests/deps.sh (Debian packages cppcheck, clang-tidy)" >&2; exit 2; }
 done
@@ -31,13 +31,13 @@ n=0 pass=0 fail=0
 
 # tap NAME LOG SECONDS: one TAP line from the exit status in $?, the findings on failure
 tap() {
-	local rc=$? name=$1 log=$2 secs=$3
+	tap_rc=$?
 	n=$((n + 1))
-	if [ "$rc" -eq 0 ]; then
-		pass=$((pass + 1)); echo "ok $n - $name clean (${secs} s)"
+	if [ "$tap_rc" -eq 0 ]; then
+		pass=$((pass + 1)); echo "ok $n - $1 clean ($3 s)"
 	else
-		fail=$((fail + 1)); echo "not ok $n - $name: findings (${secs} s; $log)"
-		grep -E 'warning|error|style|portability|performance' "$log" | head -40 | sed 's/^/#   /'
+		fail=$((fail + 1)); echo "not ok $n - $1: findings ($3 s; $2)"
+		grep -E 'warning|error|style|portability|performance' "$2" | head -40 | sed 's/^/#   /'
 	fi
 }
 
