@@ -21,7 +21,9 @@ for tool in cppcheck clang-tidy gcc; do
 	command -v "$tool" > /dev/null || { echo "static.sh: $tool is missing: run tests/deps.sh (Debian packages cppcheck, clang-tidy)" >&2; exit 2; }
 done
 srcs="kpy/*.c plugin/*.c"
-# the flags of the real build (Makefile.am's AM_CPPFLAGS), spelled out for the tools
+# the flags of the real build (Makefile.am's AM_CPPFLAGS), spelled out for the tools;
+# the quotes around /etc are meant literally: SYSCONFDIR is a C string
+# shellcheck disable=SC2089
 cflags="-std=gnu11 -I$b -iquote kpy -I/usr/include/iniparser -DSYSCONFDIR=\"/etc\"
 	$(pkg-config --cflags libarchive libzstd 2>/dev/null)"
 jobs=$(nproc 2>/dev/null || echo 2)
@@ -101,7 +103,7 @@ t0=$(date +%s)
 : > "$out/analyzer.log"
 rc=0
 for f in $srcs; do
-	# shellcheck disable=SC2046,SC2086
+	# shellcheck disable=SC2046,SC2086,SC2090
 	gcc $cflags -O1 -Wall -Wextra -Wno-unused-parameter -Wno-format-truncation \
 		-fanalyzer $(analyzer_off "$f") -c -o /dev/null "$f" >> "$out/analyzer.log" 2>&1 || rc=1
 done
