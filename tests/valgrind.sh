@@ -4,7 +4,13 @@
 # logs to KPY_VALGRIND_LOGS/kpy.PID.log, empty when clean, which check-valgrind checks.
 : "${KPY_REAL:?run through make check-valgrind}"
 logs=${KPY_VALGRIND_LOGS:-${TMPDIR:-/tmp}}
-mkdir -p "$logs"
+mkdir -p "$logs" 2> /dev/null
+# valgrind keeps files of its own in TMPDIR; where a test points TMPDIR at a
+# directory this user cannot write (a refused live root, a test as another user),
+# or the logs cannot be written, kpy runs as is: valgrind would not start
+if [ ! -w "${TMPDIR:-/tmp}" ] || [ ! -w "$logs" ]; then
+	exec "$KPY_REAL" "$@"
+fi
 # exit 97 is what no kpy code path returns, so a test that expects 1 or 2 sees it
 exec "${VALGRIND:-valgrind}" -q --error-exitcode=97 --leak-check=full \
 	--show-leak-kinds=definite --errors-for-leak-kinds=definite \
