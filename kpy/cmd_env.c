@@ -266,20 +266,30 @@ static void human(char *buf, size_t n, double bytes)
 static char *rename_live(const char *venv, const char *name)
 {
 	struct kpy_err e = KPY_ERR_INIT;
-	char *root = kpy_live_root(&e), rroot[PATH_MAX], rvenv[PATH_MAX], *slash, *fresh = NULL;
+	char *root = kpy_live_root(&e), rroot[PATH_MAX], rparent[PATH_MAX], given[PATH_MAX];
+	char *slash, *fresh = NULL;
 
-	if (root == NULL || realpath(root, rroot) == NULL || realpath(venv, rvenv) == NULL ||
-	    (slash = strrchr(rvenv, '/')) == NULL)
+	/* the env's files name it by the path it was made at (VIRTUAL_ENV), which may go
+	 * through a symlink: relocate from that path, not from its real path */
+	if (root == NULL || realpath(root, rroot) == NULL ||
+	    snprintf(given, sizeof(given), "%s", venv) >= (int)sizeof(given))
+		goto out;
+	for (size_t n = strlen(given); n > 1 && given[n - 1] == '/'; n--)
+		given[n - 1] = '\0';
+	if ((slash = strrchr(given, '/')) == NULL || slash == given)
 		goto out;
 	*slash = '\0';
-	if (strcmp(rvenv, rroot) != 0 || strcmp(slash + 1, name) == 0)
+	if (realpath(given, rparent) == NULL || strcmp(rparent, rroot) != 0 ||
+	    strcmp(slash + 1, name) == 0) {
+		*slash = '/';
 		goto out; /* not a live env of this place, or already NAME */
-	*slash = '/';
-	if (asprintf(&fresh, "%s/%s", rroot, name) < 0) {
+	}
+	if (asprintf(&fresh, "%s/%s", given, name) < 0) {
 		fresh = NULL;
 		goto out;
 	}
-	if (kpy_live_rename(rvenv, fresh, &e) == 0) {
+	*slash = '/';
+	if (kpy_live_rename(given, fresh, &e) == 0) {
 		say("renamed the live env %s to %s (%s)", slash + 1, name, fresh);
 		goto out;
 	}

@@ -71,6 +71,17 @@ quiet env VIRTUAL_ENV="$T/e10" "$KPY" save e10
 ok "load --as renames the prompt in virtualenv's activate.ps1 too" \
 	bash -c '"$1" load e10 --as other > /dev/null 2>&1; grep -qF "(other)" "$2/other/bin/activate.ps1"' _ "$KPY" "$LIVE"
 
+# --- save renames a live env reached through a symlinked TMPDIR ----------------------------
+mkdir -p "$T/realtmp" && ln -s "$T/realtmp" "$T/linktmp"
+LT=$T/linktmp/kpy-$U
+quiet env TMPDIR="$T/linktmp" "$KPY" create ren0
+ok "save through the shell function renames a live env under a symlinked TMPDIR" \
+	quiet env TMPDIR="$T/linktmp" VIRTUAL_ENV="$LT/ren0" KPY_ACTIVATE_FD=9 "$KPY" save ren1 9> "$T/fd9"
+ok "  ... to the new name" test -d "$LT/ren1" -a ! -e "$LT/ren0"
+ok "  ... its pip runs (shebang relocated)" quiet "$LT/ren1/bin/pip" --version
+ok "  ... its activate names the new path" has "$LT/ren1/bin/activate" "$LT/ren1"
+ok "  ... and not the old one" bash -c '! grep -qF "$1" "$2"' _ "$LT/ren0" "$LT/ren1/bin/activate"
+
 # --- a disk filling up in the middle of a save ------------------------------------------------
 if [ "$root" -eq 1 ]; then
 	mkvenv "$T/big"
