@@ -707,16 +707,14 @@ int cmd_unload(int argc, char **argv)
 		}
 		/* moved aside under the restore lock first: never a half-removed env that looks usable */
 		snprintf(aside, sizeof(aside), "%s/.%s.rm-%ld", root, argv[i], (long)getpid());
-		if ((fd = open(root, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) >= 0)
-			flock(fd, LOCK_EX);
+		if ((fd = kpy_lock_target(path, &e)) < 0)
+			goto out;
 		if (rename(path, aside) < 0) {
 			kpy_err_sys(&e, errno, "cannot remove %s", path);
-			if (fd >= 0)
-				close(fd);
+			close(fd);
 			goto out;
 		}
-		if (fd >= 0)
-			close(fd);
+		close(fd);
 		if (kpy_rmtree(aside, &e) < 0)
 			goto out;
 		if (venv != NULL && strcmp(venv, path) == 0 && getenv("KPY_ACTIVATE_FD") == NULL)

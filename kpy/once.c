@@ -14,31 +14,42 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-int kpy_restore_once(const char *archive, const char *dest, int *restored,
-		     struct kpy_err *e)
+int kpy_lock_target(const char *dest, struct kpy_err *e)
 {
 	char lock[PATH_MAX];
 	const char *slash = strrchr(dest, '/');
-	struct stat st;
-	int fd, rv = -1;
+	int fd;
 
-	*restored = 0;
-	if (dest[0] == '/' && stat(dest, &st) == 0 && S_ISDIR(st.st_mode))
-		return 0; /* the common case of every later step: no lock, no work */
 	if (dest[0] != '/' || slash == NULL || slash[1] == '\0')
 		return kpy_err_set(e, KPY_EINVAL, "cannot restore to '%s': give an absolute path", dest);
 	int n = snprintf(lock, sizeof(lock), "%.*s/.%s.lock", (int)(slash - dest), dest, slash + 1);
 	if (n < 0 || (size_t)n >= sizeof(lock))
 		return kpy_err_set(e, KPY_EINVAL, "cannot restore: the path is too long (its lock file would exceed %zu bytes; use a shorter one): %s", sizeof(lock) - 1, dest);
+	/* a regular file opened for writing: NFS and Lustre grant LOCK_EX only on such */
 	fd = open(lock, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
 	if (fd < 0)
 		return kpy_err_sys(e, errno, "cannot create the lock file %s", lock);
 	while (flock(fd, LOCK_EX) < 0) {
 		if (errno != EINTR) {
 			kpy_err_sys(e, errno, "cannot lock %s", lock);
-			goto out;
+			close(fd);
+			return -1;
 		}
 	}
+	return fd;
+}
+
+int kpy_restore_once(const char *archive, const char *dest, int *restored,
+		     struct kpy_err *e)
+{
+	struct stat st;
+	int fd, rv = -1;
+
+	*restored = 0;
+	if (dest[0] == '/' && stat(dest, &st) == 0 && S_ISDIR(st.st_mode))
+		return 0; /* the common case of every later step: no lock, no work */
+	if ((fd = kpy_lock_target(dest, e)) < 0)
+		return -1;
 	if (stat(dest, &st) == 0 && S_ISDIR(st.st_mode)) {
 		rv = 0; /* another process restored it while we waited */
 		goto out;
@@ -67,15 +78,8 @@ int kpy_load_once(const char *archive, const char *dest, const char *prompt, int
 	if (slash == NULL || slash == dest || slash[1] == '\0')
 		return kpy_err_set(e, KPY_EINVAL, "cannot restore to '%s': give an absolute path", dest);
 	snprintf(parent, sizeof(parent), "%.*s", (int)(slash - dest), dest);
-	fd = open(parent, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (fd < 0)
-		return kpy_err_sys(e, errno, "cannot open %s", parent);
-	while (flock(fd, LOCK_EX) < 0) {
-		if (errno != EINTR) {
-			kpy_err_sys(e, errno, "cannot lock %s", parent);
-			goto out;
-		}
-	}
+	if ((fd = kpy_lock_target(dest, e)) < 0)
+		return -1;
 	if (lstat(dest, &st) == 0) {
 		if (!replace) {
 			rv = 0; /* another process restored it while we waited */

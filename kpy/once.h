@@ -4,6 +4,11 @@
 
 #include "error.h"
 
+/* Take the lock that serialises every restore, replace and removal of DEST: an
+ * exclusive flock on <parent>/.<base>.lock (made if missing, and left for the next
+ * taker), waiting for the holder. Returns the fd (close it to release), or -1. */
+int kpy_lock_target(const char *dest, struct kpy_err *e);
+
 /* If DEST exists, do nothing (*restored = 0). Otherwise take an exclusive lock on
  * <parent>/.<base>.lock (waiting for another restorer), check again, and restore
  * ARCHIVE into DEST (*restored = 1). A failed restore leaves no DEST. */
@@ -12,9 +17,9 @@ int kpy_restore_once(const char *archive, const char *dest, int *restored,
 
 /* The kpy load form: restore ARCHIVE into DEST (prompt PROMPT, NULL keeps the saved
  * one) unless DEST already exists (*restored = 0), and record the archive's manifest
- * in DEST/.kpy/manifest.ini (the save it holds). The lock is DEST's parent directory
- * itself (flock), so nothing is left beside DEST; restores into one directory, by any
- * number of processes, are serialised and each DEST is restored once. With REPLACE an
+ * in DEST/.kpy/manifest.ini (the save it holds). It takes kpy_lock_target's lock, the
+ * one the plugin's kpy_restore_once takes too, so each DEST is restored once however
+ * many processes (commands and job steps) ask at once. With REPLACE an
  * existing DEST is replaced (moved aside, restored, then removed; put back if the
  * restore fails). */
 int kpy_load_once(const char *archive, const char *dest, const char *prompt, int replace,

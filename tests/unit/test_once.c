@@ -161,9 +161,11 @@ Test(once, load_once_many_processes, .timeout = 60)
 	PATHF(p, "%s/live", d);
 	cr_assert_not_null(dir = opendir(p));
 	while ((de = readdir(dir)) != NULL)
-		n += de->d_name[0] != '.' || (strcmp(de->d_name, ".") && strcmp(de->d_name, ".."));
+		n += strcmp(de->d_name, ".") && strcmp(de->d_name, "..");
 	closedir(dir);
-	cr_assert_eq(n, 1, "only x in the live dir, no lock file");
+	cr_assert_eq(n, 2, "only x and its lock file (shared with the plugin) in the live dir");
+	PATHF(p, "%s/live/.x.lock", d);
+	cr_assert(exists(p), "the lock is the file kpy_restore_once takes too");
 	/* replace: a marker put in the live copy is gone, the copy is whole */
 	PATHF(p, "%s/live/x/marker", d);
 	put(p, "mine\n", 0644);
@@ -178,5 +180,49 @@ Test(once, load_once_many_processes, .timeout = 60)
 	cr_assert_eq(kpy_load_once(p, dst, NULL, 1, &r, &e), -1);
 	PATHF(p, "%s/live/x/f099", d);
 	cr_assert(exists(p), "the old copy is back");
+	rm_tmpdir(d);
+}
+
+/* kpy load (kpy_load_once) and a job step (kpy_restore_once) on one target at once:
+ * one lock for both, so both succeed and the target is restored once. */
+Test(once, load_and_step_share_one_lock, .timeout = 60)
+{
+	struct kpy_err e = KPY_ERR_INIT, warn = KPY_ERR_INIT;
+	struct kpy_save_opts o = { .name = "x", .level = 1, .threads = 1, .kind = "uv-cache" };
+	char *d = mk_tmpdir(), src[PATH_MAX], a[PATH_MAX], dst[PATH_MAX], p[PATH_MAX];
+
+	PATHF(src, "%s/src", d);
+	mkdir(src, 0755);
+	for (int i = 0; i < 300; i++) {
+		PATHF(p, "%s/f%03d", src, i);
+		put(p, "content\n", 0644);
+	}
+	PATHF(a, "%s/x.tar.zst", d);
+	cr_assert_eq(kpy_archive_save(src, a, &o, &warn, &e), 0, "%s", e.msg);
+	for (int round = 0; round < 6; round++) {
+		int fds[2], r = 0, total;
+		char c = '?';
+		pid_t pid;
+
+		PATHF(dst, "%s/live%d", d, round);
+		mkdir(dst, 0700);
+		PATHF(dst, "%s/live%d/x", d, round);
+		cr_assert_eq(pipe(fds), 0);
+		if ((pid = fork()) == 0) {
+			struct kpy_err ce = KPY_ERR_INIT;
+			int cr = 0;
+			char cc = kpy_restore_once(a, dst, &cr, &ce) == 0 ? (char)('0' + cr) : 'E';
+			(void)!write(fds[1], &cc, 1);
+			_exit(0);
+		}
+		close(fds[1]);
+		cr_assert_eq(kpy_load_once(a, dst, NULL, 0, &r, &e), 0, "round %d: %s", round, e.msg);
+		cr_assert_eq(read(fds[0], &c, 1), 1);
+		close(fds[0]);
+		waitpid(pid, NULL, 0);
+		cr_assert(c == '0' || c == '1', "round %d: the step failed", round);
+		total = r + (c == '1');
+		cr_assert_eq(total, 1, "round %d: restored %d times", round, total);
+	}
 	rm_tmpdir(d);
 }
