@@ -51,7 +51,15 @@ static int move_aside(int tfd, const char *tmpdir, char *note, size_t size, stru
 		if (fstatat(tfd, KPY_SCRATCH_BASE, &st, AT_SYMLINK_NOFOLLOW) < 0)
 			return errno == ENOENT ? 0 : kpy_err_sys(e, errno, "cannot inspect %s/"
 								 KPY_SCRATCH_BASE, tmpdir);
+		/* a concurrent step moved the squatter aside and made the base meanwhile */
+		if (base_is_safe(&st))
+			return 0;
 		if (renameat2(tfd, KPY_SCRATCH_BASE, tfd, aside, RENAME_NOREPLACE) == 0) {
+			struct stat moved;
+			/* and if it did so between the check and the rename, put the base back */
+			if (fstatat(tfd, aside, &moved, AT_SYMLINK_NOFOLLOW) == 0 && base_is_safe(&moved) &&
+			    renameat2(tfd, aside, tfd, KPY_SCRATCH_BASE, RENAME_NOREPLACE) == 0)
+				return 0;
 			snprintf(note, size, "%s/" KPY_SCRATCH_BASE " belonged to uid %u (or was not "
 				 "a directory): moved aside to %s/%s", tmpdir, (unsigned)st.st_uid,
 				 tmpdir, aside);
@@ -180,8 +188,16 @@ int kpy_scratch_make(const char *tmpdir, uint32_t jobid, uid_t uid, gid_t gid,
 out:
 	if (fd >= 0)
 		close(fd);
-	if (have_tmp)
-		unlinkat(bfd, tmp, AT_REMOVEDIR);
+	if (have_tmp && unlinkat(bfd, tmp, AT_REMOVEDIR) < 0) {
+		/* the user may have put something in it already: remove it all (the base is
+		 * root's and writable by root only, so the path cannot be swapped) */
+		char *path = NULL;
+		struct kpy_err ignore = KPY_ERR_INIT;
+		if (asprintf(&path, "%s/" KPY_SCRATCH_BASE "/%s", tmpdir, tmp) >= 0) {
+			kpy_rmtree(path, &ignore);
+			free(path);
+		}
+	}
 	close(bfd);
 	return rv;
 }
