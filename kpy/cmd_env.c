@@ -598,30 +598,47 @@ int cmd_activate(int argc, char **argv)
 {
 	struct kpy_err e = KPY_ERR_INIT;
 	char *root = NULL, *path = NULL, **names = NULL, act[PATH_MAX];
-	int i = 1, rc, sh = 0, lng = 0;
+	const char *name = NULL;
+	int i, rc, sh = 0, lng = 0, dashdash = 0;
 
 	if (wants_help("activate", argc, argv))
 		return 0;
-	for (; i < argc && argv[i][0] == '-' && argv[i][1] != '\0' && strcmp(argv[i], "--") != 0; i++) {
-		if (strcmp(argv[i], "--sh") == 0)
-			sh = 1;
-		else if (strcmp(argv[i], "-l") == 0 || strcmp(argv[i], "--long") == 0)
-			lng = 1;
-		else
+	/* options may come before or after NAME (kpy's own hints write NAME --sh); in
+	 * --sh mode a usage error prints 'false', so eval "$(...)" fails too */
+	for (i = 1; i < argc; i++)
+		if (strcmp(argv[i], "--") == 0)
 			break;
+		else if (strcmp(argv[i], "--sh") == 0)
+			sh = 1;
+	for (i = 1; i < argc; i++) {
+		if (!dashdash && strcmp(argv[i], "--") == 0) {
+			dashdash = 1;
+		} else if (!dashdash && argv[i][0] == '-' && argv[i][1] != '\0') {
+			if (strcmp(argv[i], "-l") == 0 || strcmp(argv[i], "--long") == 0)
+				lng = 1;
+			else if (strcmp(argv[i], "--sh") != 0) {
+				rc = usage_error("activate", "unknown option '%s'", argv[i]);
+				goto usage;
+			}
+		} else if (name == NULL) {
+			name = argv[i];
+		} else {
+			rc = usage_error("activate", "too many arguments");
+			goto usage;
+		}
 	}
-	if ((rc = opt_end("activate", argc, argv, &i)) != 0)
-		return rc;
-	if (argc - i > 1)
-		return usage_error("activate", "too many arguments");
-	if (lng && i < argc)
-		return usage_error("activate", "-l lists the live environments: give no NAME with it");
-	if (sh && i == argc)
-		return usage_error("activate", "--sh needs the NAME of the environment to activate");
+	if (lng && name != NULL) {
+		rc = usage_error("activate", "-l lists the live environments: give no NAME with it");
+		goto usage;
+	}
+	if (sh && name == NULL) {
+		rc = usage_error("activate", "--sh needs the NAME of the environment to activate");
+		goto usage;
+	}
 	rc = 1;
 	if ((root = kpy_live_root(&e)) == NULL)
 		goto out;
-	if (i == argc) {
+	if (name == NULL) {
 		if (kpy_live_list(root, &names, &e) < 0)
 			goto out;
 		if (lng) {
@@ -635,28 +652,30 @@ int cmd_activate(int argc, char **argv)
 		rc = 0;
 		goto out;
 	}
-	if (kpy_name_check(argv[i], "environment name", &e) < 0)
+	if (kpy_name_check(name, "environment name", &e) < 0)
 		goto out;
-	if (asprintf(&path, "%s/%s", root, argv[i]) < 0) {
+	if (asprintf(&path, "%s/%s", root, name) < 0) {
 		path = NULL;
 		goto out;
 	}
 	snprintf(act, sizeof(act), "%s/bin/activate", path);
 	if (access(act, R_OK) < 0) {
-		not_live(root, argv[i], &e);
+		not_live(root, name, &e);
 		goto out;
 	}
 	if (sh) {
 		rc = print_sh(path);
 	} else if (hand_over(path) < 0) {
-		printf("source %s/bin/activate\n", path);
+		fputs("source ", stdout);
+		sh_quoted(path, "/bin/activate");
+		putchar('\n');
 		/* captured, as in eval "$(kpy activate X)", the line above is the answer; a
 		 * batch script's output file is not: there the script would go on without it */
 		if (!isatty(STDOUT_FILENO) && (!in_job() || captured())) {
 			rc = 0;
 		} else {
 			say("kpy cannot change this shell by itself: run the line above (in a script: eval \"$(kpy activate %s --sh)\"), or set up the shell function with eval \"$(kpy bash)\"%s",
-			    argv[i], in_job() ? "; NOT activated (exit status 3)" : "");
+			    name, in_job() ? "; NOT activated (exit status 3)" : "");
 			rc = in_job() ? 3 : 0;
 		}
 	} else {
@@ -671,6 +690,10 @@ out:
 	kpy_strv_free(names);
 	free(root);
 	free(path);
+	return rc;
+usage:
+	if (sh)
+		printf("false\n");
 	return rc;
 }
 

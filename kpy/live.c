@@ -251,8 +251,8 @@ static int job_alive(const char *job)
 			continue;
 		snprintf(path, sizeof(path), "/proc/%s/environ", de->d_name);
 		if ((env = slurp(path, 1 << 20, &len)) == NULL) {
-			if (errno == EACCES || errno == EPERM)
-				alive = 1;
+			if ((errno == EACCES || errno == EPERM) && strcmp(de->d_name, "1") != 0)
+				alive = 1; /* init is no job's process */
 			continue;
 		}
 		for (size_t i = 0; i < len; i += strlen(env + i) + 1)

@@ -238,8 +238,10 @@ function __kpy_prompt {
 }
 
 # add the hook once, after whatever PROMPT_COMMAND the user has
-if [[ ${PROMPT_COMMAND+set} && ${PROMPT_COMMAND@a} == *a* ]]; then
-	# bash 5.1+: PROMPT_COMMAND may be an array
+# bash 5.1+: PROMPT_COMMAND may be an array (${X@a} is a bad substitution before 4.4,
+# hence the version test and the eval)
+if [[ ${PROMPT_COMMAND+set} ]] && ((BASH_VERSINFO[0] >= 5)) &&
+	eval '[[ ${PROMPT_COMMAND@a} == *a* ]]'; then
 	case " ${PROMPT_COMMAND[*]} " in
 	*__kpy_prompt*) ;;
 	*) PROMPT_COMMAND+=(__kpy_prompt) ;;

@@ -82,6 +82,14 @@ ok "  ... its pip runs (shebang relocated)" quiet "$LT/ren1/bin/pip" --version
 ok "  ... its activate names the new path" has "$LT/ren1/bin/activate" "$LT/ren1"
 ok "  ... and not the old one" bash -c '! grep -qF "$1" "$2"' _ "$LT/ren0" "$LT/ren1/bin/activate"
 
+ok "activate NAME --sh (option after the name, as kpy's hints write it) activates" \
+	env TMPDIR="$T/linktmp" bash -c 'eval "$("$1" activate ren1 --sh)" && [ "$VIRTUAL_ENV" = "$2" ]' _ "$KPY" "$LT/ren1"
+sh_usage_fails() {
+	! bash -c 'set -e; eval "$("$1" activate --sh --bogus x 2> /dev/null)"; echo survived' _ "$KPY" |
+		grep -q survived
+}
+ok "a usage error with --sh makes the eval fail (prints false)" sh_usage_fails
+
 # --- a job whose process hides its environment keeps its live dir -------------------------
 if [ "$root" -eq 1 ]; then
 	NT=$T/nobodytmp

@@ -107,7 +107,7 @@ quiet env VIRTUAL_ENV="$T/ve" "$KPY" save -f ve
 ok "a release candidate lists as 3.13.0rc1" bash -c '"$1" list | grep -Eq "^ve +3.13.0rc1 "' _ "$KPY"
 quiet "$KPY" load science
 run "$KPY" activate science
-ok "activate, captured: the source line on stdout" same "$(cat "$T/out")" "source $LIVE/science/bin/activate"
+ok "activate, captured: the source line on stdout" same "$(cat "$T/out")" "source '$LIVE/science/bin/activate'"
 ok "  ... and no 'cannot change this shell' hint" test ! -s "$T/err"
 ok "eval \"\$(kpy activate science)\" activates" \
 	bash -c 'eval "$("$1" activate science)" && [ "$VIRTUAL_ENV" = "$2" ]' _ "$KPY" "$LIVE/science"

@@ -182,7 +182,7 @@ ok "load of a name loaded from the same save just uses it" \
 	quiet env SLURM_TMPDIR="$D" "$KPY" load snap --as moved
 act_hint() {
 	SLURM_TMPDIR=$D "$KPY" activate moved > "$T/o" 2> "$T/e" || return 1
-	same "$(cat "$T/o")" "source $M/bin/activate" && [ ! -s "$T/e" ]
+	same "$(cat "$T/o")" "source '$M/bin/activate'" && [ ! -s "$T/e" ]
 }
 ok "activate NAME without the function, captured: source on stdout, no hint" act_hint
 act_fd() {
@@ -194,7 +194,7 @@ ok "activate NAME with KPY_ACTIVATE_FD writes the path" act_fd
 act_badfd() {
 	SLURM_TMPDIR=$D KPY_ACTIVATE_FD=$1 "$KPY" activate moved > "$T/o" 2> "$T/e" 9>&-
 	local rc=$?
-	[ "$rc" -ne 0 ] || grep -qF "source $M/bin/activate" "$T/o" ||
+	[ "$rc" -ne 0 ] || grep -qF "source '$M/bin/activate'" "$T/o" ||
 		{ diag "KPY_ACTIVATE_FD='$1': exit $rc, stdout [$(cat "$T/o")], stderr [$(cat "$T/e")]"; return 1; }
 }
 ok "activate with KPY_ACTIVATE_FD empty still says how" act_badfd ""
