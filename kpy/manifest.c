@@ -122,6 +122,11 @@ int kpy_manifest_parse(const char *text, size_t len, struct kpy_manifest *m,
 		while (ve > v && (ve[-1] == ' ' || ve[-1] == '\t'))
 			ve--;
 		size_t kl = (size_t)(ke - k), vl = (size_t)(ve - v);
+		/* kpy writes no control bytes in values; a '\r' left inside one would not
+		 * survive the next write */
+		for (const char *c = v; c < ve; c++)
+			if ((unsigned char)*c < 0x20 || *c == 0x7f)
+				goto bad;
 		int i, r = 0;
 		for (i = 0; keys[i] != NULL; i++)
 			if (kl == strlen(keys[i]) && memcmp(k, keys[i], kl) == 0)

@@ -84,6 +84,9 @@ Test(manifest, hostile_text_is_damaged)
 		T("kind = venv\nprefix = /x\nfiles = 1\n"),               /* no format */
 		T("format = 1\nprefix = /x\nfiles = 1\n"),                /* no kind */
 		T("format = 1\nkind = venv\nfiles = 1\n"),                /* no prefix */
+		/* found by fuzz_manifest: a '\r' left in a value changed on the next write */
+		T("format = 1\nkind = venv\nname = eed\r\r\nprefix = /x\nfiles = 1\n"),
+		T("format = 1\nkind = venv\nprefix = /x\x1b[31m\nfiles = 1\n"),
 #undef T
 	};
 
