@@ -518,6 +518,23 @@ static struct {
 	struct kpy_err *e;
 } rw;
 
+/* 1 if the file at PATH holds no NUL byte: text, which relocation may rewrite (a
+ * binary file must keep its length, so a path inside it is left as it is, as save's
+ * relocation list does). */
+static int is_text(const char *path)
+{
+	char buf[65536];
+	ssize_t n;
+	int fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC), text = 1;
+
+	if (fd < 0)
+		return 0;
+	while (text && (n = read(fd, buf, sizeof(buf))) > 0)
+		text = memchr(buf, '\0', (size_t)n) == NULL;
+	close(fd);
+	return text;
+}
+
 static int relocate_one(const char *path, const struct stat *st, int type, struct FTW *f)
 {
 	const char *rel = path + strlen(rw.root) + 1;
@@ -528,7 +545,7 @@ static int relocate_one(const char *path, const struct stat *st, int type, struc
 	    (strlen(rel) > 4 && strcmp(rel + strlen(rel) - 4, ".pyc") == 0))
 		return 0;
 	if (type == FTW_F && S_ISREG(st->st_mode) && st->st_size < (64 << 20))
-		return kpy_relocate_file(rw.root, rel, &rw.r, rw.e) < 0 ? 1 : 0;
+		return !is_text(path) ? 0 : kpy_relocate_file(rw.root, rel, &rw.r, rw.e) < 0 ? 1 : 0;
 	if (type == FTW_SL) {
 		char target[PATH_MAX], fresh[PATH_MAX], tmp[PATH_MAX];
 		ssize_t n = readlink(path, target, sizeof(target) - 1);
@@ -550,12 +567,15 @@ static int relocate_one(const char *path, const struct stat *st, int type, struc
 
 static int relocate_tree(const char *root, const char *from, const char *to, struct kpy_err *e)
 {
+	int rv = 0;
+
 	rw.root = root;
 	rw.r = (struct kpy_reloc){ .old_prefix = from, .new_prefix = to };
 	rw.e = e;
 	if (nftw(root, relocate_one, 32, FTW_PHYS) != 0)
-		return e->code != KPY_OK ? -1 : kpy_err_sys(e, errno, "cannot rewrite the files of %s", root);
-	return 0;
+		rv = e->code != KPY_OK ? -1 : kpy_err_sys(e, errno, "cannot rewrite the files of %s", root);
+	rw.e = NULL; /* E is the caller's, gone after this returns */
+	return rv;
 }
 
 int kpy_live_rename(const char *old, const char *new, struct kpy_err *e)
