@@ -1,18 +1,21 @@
 #!/bin/sh
 # run.sh: run libFuzzer targets for a while each (make fuzz); one TAP line per target
 # with its executions, a crash kept and how to reproduce it. Exits 1 on any crash.
-#   fuzz/run.sh -t SECONDS -b BUILD/fuzz -s SRC/fuzz TARGET...
+#   fuzz/run.sh -t SECONDS [-S SEED] -b BUILD/fuzz -s SRC/fuzz TARGET...
+# With -S the run is repeatable: the same seed explores the same inputs in the same
+# order, so a shorter run (CI's) tries a prefix of what a longer one tried.
 # BUILD/fuzz/bin/TARGET is the binary; seeds come from SRC/fuzz/corpus/TARGET (read
 # only); new inputs go to BUILD/fuzz/work/TARGET, crashes to BUILD/fuzz/artifacts/TARGET.
 # BUILD/fuzz/fuzz-suite.log gets automake-style "# PASS:" / "# FAIL:" counts.
 set -u
-secs=60 bld=fuzz src=fuzz
-while getopts t:b:s: o; do
+secs=60 bld=fuzz src=fuzz seed=
+while getopts t:S:b:s: o; do
 	case $o in
 	t) secs=$OPTARG ;;
+	S) seed=-seed=$OPTARG ;;
 	b) bld=$OPTARG ;;
 	s) src=$OPTARG ;;
-	*) echo "usage: fuzz/run.sh -t SECONDS -b BUILDDIR -s SRCDIR TARGET..." >&2; exit 2 ;;
+	*) echo "usage: fuzz/run.sh -t SECONDS [-S SEED] -b BUILDDIR -s SRCDIR TARGET..." >&2; exit 2 ;;
 	esac
 done
 shift $((OPTIND - 1))
@@ -31,7 +34,7 @@ for t in "$@"; do
 	start=$(date +%s)
 	# -timeout: an input taking longer is a hang, reported like a crash
 	# shellcheck disable=SC2086
-	TMPDIR=$tmp "$bin" -max_total_time="$secs" -timeout=30 -rss_limit_mb=2048 -print_final_stats=1 \
+	TMPDIR=$tmp "$bin" $seed -max_total_time="$secs" -timeout=30 -rss_limit_mb=2048 -print_final_stats=1 \
 		-artifact_prefix="$art/" $dict "$work" $seeds > "$log" 2>&1
 	rc=$?
 	took=$(($(date +%s) - start))
