@@ -193,9 +193,17 @@ int kpy_zr_open(struct archive *a, struct kpy_zr *zr, int fd, struct kpy_err *e)
 		kpy_zr_close(zr);
 		return kpy_err_set(e, KPY_EFAIL, "out of memory");
 	}
-	if (archive_read_open(a, zr, NULL, zr_read, NULL) != ARCHIVE_OK)
-		return kpy_err_set(e, zr->damaged ? KPY_EDAMAGED : KPY_EFAIL, "%s",
-				   archive_error_string(a) ? archive_error_string(a) : "cannot read");
+	if (archive_read_open(a, zr, NULL, zr_read, NULL) != ARCHIVE_OK) {
+		const char *msg = archive_error_string(a) ? archive_error_string(a) : "cannot read";
+		int err = archive_errno(a);
+		/* good zstd around something that is not a tar is damage too (libarchive's
+		 * file-format and misc errors are EILSEQ and -1; I/O errors keep their errno) */
+		if (!zr->damaged && (err == EILSEQ || err == -1 || err == 0)) {
+			zr->damaged = 1;
+			snprintf(zr->why, sizeof(zr->why), "not a tar archive: %s", msg);
+		}
+		return kpy_err_set(e, zr->damaged ? KPY_EDAMAGED : KPY_EFAIL, "%s", msg);
+	}
 	return 0;
 }
 

@@ -64,6 +64,11 @@ ok "a relocation error naming an escape sequence" expect_fail 1 "cannot relocate
 ok "  ... shows it escaped once (\\x1b), no raw ESC" \
 	bash -c 'grep -qF "lib/\\x1b[31mred" "$1" && ! grep -qF "\\\\x1b" "$1" && ! grep -q $'"'"'\033'"'"' "$1"' _ "$T/err"
 
+# --- good zstd around something that is not a tar ---------------------------------------------
+echo "hello, not a tar" | zstd -q > "$ARCH/notar.tar.zst"
+ok "a zstd file holding no tar is reported damaged, by name" \
+	expect_fail 1 "archive $ARCH/notar.tar.zst is damaged \(not a tar archive" "$KPY" export notar "$T/notar"
+
 # --- the --as prompt in every activate script ------------------------------------------------
 mkvenv "$T/e10"
 printf 'prompt (e10) here\n' > "$T/e10/bin/activate.ps1"
