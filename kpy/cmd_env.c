@@ -734,10 +734,10 @@ int cmd_unload(int argc, char **argv)
 			goto out;
 		if (rename(path, aside) < 0) {
 			kpy_err_sys(&e, errno, "cannot remove %s", path);
-			close(fd);
+			kpy_unlock_target(path, fd);
 			goto out;
 		}
-		close(fd);
+		kpy_unlock_target(path, fd);
 		if (kpy_rmtree(aside, &e) < 0)
 			goto out;
 		if (venv != NULL && strcmp(venv, path) == 0 && getenv("KPY_ACTIVATE_FD") == NULL)

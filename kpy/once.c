@@ -14,29 +14,56 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-int kpy_lock_target(const char *dest, struct kpy_err *e)
+/* <parent>/.<base>.lock for DEST into BUF; -1 (error set) if it does not fit. */
+static int lock_path(const char *dest, char *buf, size_t size, struct kpy_err *e)
 {
-	char lock[PATH_MAX];
 	const char *slash = strrchr(dest, '/');
-	int fd;
 
 	if (dest[0] != '/' || slash == NULL || slash[1] == '\0')
 		return kpy_err_set(e, KPY_EINVAL, "cannot restore to '%s': give an absolute path", dest);
-	int n = snprintf(lock, sizeof(lock), "%.*s/.%s.lock", (int)(slash - dest), dest, slash + 1);
-	if (n < 0 || (size_t)n >= sizeof(lock))
-		return kpy_err_set(e, KPY_EINVAL, "cannot restore: the path is too long (its lock file would exceed %zu bytes; use a shorter one): %s", sizeof(lock) - 1, dest);
-	/* a regular file opened for writing: NFS and Lustre grant LOCK_EX only on such */
-	fd = open(lock, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
-	if (fd < 0)
-		return kpy_err_sys(e, errno, "cannot create the lock file %s", lock);
-	while (flock(fd, LOCK_EX) < 0) {
-		if (errno != EINTR) {
-			kpy_err_sys(e, errno, "cannot lock %s", lock);
-			close(fd);
-			return -1;
+	int n = snprintf(buf, size, "%.*s/.%s.lock", (int)(slash - dest), dest, slash + 1);
+	if (n < 0 || (size_t)n >= size)
+		return kpy_err_set(e, KPY_EINVAL, "cannot restore: the path is too long (its lock file would exceed %zu bytes; use a shorter one): %s", size - 1, dest);
+	return 0;
+}
+
+int kpy_lock_target(const char *dest, struct kpy_err *e)
+{
+	char lock[PATH_MAX];
+	struct stat held, named;
+	int fd;
+
+	if (lock_path(dest, lock, sizeof(lock), e) < 0)
+		return -1;
+	for (;;) {
+		/* a regular file opened for writing: NFS and Lustre grant LOCK_EX only on such */
+		fd = open(lock, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
+		if (fd < 0)
+			return kpy_err_sys(e, errno, "cannot create the lock file %s", lock);
+		while (flock(fd, LOCK_EX) < 0) {
+			if (errno != EINTR) {
+				kpy_err_sys(e, errno, "cannot lock %s", lock);
+				close(fd);
+				return -1;
+			}
 		}
+		/* the holder before us removes the file as it lets go: ours only if it is
+		 * still the one at the path, else take the new one */
+		if (fstat(fd, &held) == 0 && lstat(lock, &named) == 0 &&
+		    held.st_dev == named.st_dev && held.st_ino == named.st_ino)
+			return fd;
+		close(fd);
 	}
-	return fd;
+}
+
+void kpy_unlock_target(const char *dest, int fd)
+{
+	char lock[PATH_MAX];
+	struct kpy_err ignore = KPY_ERR_INIT;
+
+	if (lock_path(dest, lock, sizeof(lock), &ignore) == 0)
+		unlink(lock); /* while still held: nothing is left beside DEST */
+	close(fd);
 }
 
 int kpy_restore_once(const char *archive, const char *dest, int *restored,
@@ -59,7 +86,7 @@ int kpy_restore_once(const char *archive, const char *dest, int *restored,
 	*restored = 1;
 	rv = 0;
 out:
-	close(fd); /* releases the lock; the file stays so waiters lock the same inode */
+	kpy_unlock_target(dest, fd);
 	return rv;
 }
 
@@ -123,6 +150,6 @@ out:
 		kpy_rmtree(aside, &ignore);
 	}
 	kpy_manifest_free(&m);
-	close(fd);
+	kpy_unlock_target(dest, fd);
 	return rv;
 }

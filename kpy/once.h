@@ -5,9 +5,13 @@
 #include "error.h"
 
 /* Take the lock that serialises every restore, replace and removal of DEST: an
- * exclusive flock on <parent>/.<base>.lock (made if missing, and left for the next
- * taker), waiting for the holder. Returns the fd (close it to release), or -1. */
+ * exclusive flock on <parent>/.<base>.lock, a regular file made if missing (NFS and
+ * Lustre grant flock only on files open for writing), waiting for the holder.
+ * Returns the fd, or -1. Release it with kpy_unlock_target. */
 int kpy_lock_target(const char *dest, struct kpy_err *e);
+/* Remove the lock file (while still holding it, so a waiter that got the removed
+ * file takes the next one) and release FD: nothing is left beside DEST. */
+void kpy_unlock_target(const char *dest, int fd);
 
 /* If DEST exists, do nothing (*restored = 0). Otherwise take an exclusive lock on
  * <parent>/.<base>.lock (waiting for another restorer), check again, and restore
