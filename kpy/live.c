@@ -216,45 +216,32 @@ static int job_id_ok(const char *id)
 	return 1;
 }
 
-/* 1 if job JOB may still run on this host: a slurmstepd of it is here (its command
- * line, "slurmstepd: [JOB.STEP]", is readable by all), or a process of ours has
- * SLURM_JOB_ID=JOB in its environment, or a process of ours hides its environment
- * (not dumpable: we cannot tell, so we keep). */
+/* 1 if job JOB may still run on this host: a process of ours has SLURM_JOB_ID=JOB in
+ * its environment. (A process hiding its environment cannot be told apart: the job
+ * steps' own helpers do, so counting those would keep every directory.) */
 static int job_alive(const char *job)
 {
 	DIR *d = opendir("/proc");
 	struct dirent *de;
-	char want[40], step[48], path[64];
-	size_t steplen;
+	char want[40], path[64];
 	int alive = 0;
 
 	if (d == NULL)
 		return 1; /* cannot tell: keep */
 	snprintf(want, sizeof(want), "SLURM_JOB_ID=%s", job);
-	steplen = (size_t)snprintf(step, sizeof(step), "slurmstepd: [%s.", job);
 	while (!alive && (de = readdir(d)) != NULL) {
 		struct stat st;
-		char *env, *cmd;
+		char *env;
 		size_t len;
 
 		if (!isdigit((unsigned char)de->d_name[0]))
 			continue;
-		snprintf(path, sizeof(path), "/proc/%s/cmdline", de->d_name);
-		if ((cmd = slurp(path, 256, &len)) != NULL) {
-			alive = len >= steplen && memcmp(cmd, step, steplen) == 0;
-			free(cmd);
-			if (alive)
-				break;
-		}
 		snprintf(path, sizeof(path), "/proc/%s", de->d_name);
 		if (stat(path, &st) < 0 || st.st_uid != getuid())
 			continue;
 		snprintf(path, sizeof(path), "/proc/%s/environ", de->d_name);
-		if ((env = slurp(path, 1 << 20, &len)) == NULL) {
-			if ((errno == EACCES || errno == EPERM) && strcmp(de->d_name, "1") != 0)
-				alive = 1; /* init is no job's process */
+		if ((env = slurp(path, 1 << 20, &len)) == NULL)
 			continue;
-		}
 		for (size_t i = 0; i < len; i += strlen(env + i) + 1)
 			if (strcmp(env + i, want) == 0) {
 				alive = 1;

@@ -95,28 +95,6 @@ sh_usage_fails() {
 }
 ok "a usage error with --sh makes the eval fail (prints false)" sh_usage_fails
 
-# --- a job whose process hides its environment keeps its live dir -------------------------
-if [ "$root" -eq 1 ]; then
-	NT=$T/nobodytmp
-	mkdir -p "$NT" && chmod 1777 "$NT"
-	as_nobody() { (cd / && runuser -u nobody -- env -u KPY_PIPDIR HOME="$NT" TMPDIR="$NT" \
-		XDG_STATE_HOME="$NT/state" XDG_CONFIG_HOME="$NT/cfg" XDG_DATA_HOME="$NT/data" "$@"); }
-	as_nobody env SLURM_JOB_ID=111 "$KPY_TEST_PYTHON" -c \
-		'import ctypes, os, time; open(os.environ["TMPDIR"] + "/pid", "w").write(str(os.getpid())); ctypes.CDLL(None).prctl(4, 0, 0, 0, 0); time.sleep(60)' &
-	for _ in $(seq 50); do [ -s "$NT/pid" ] && break; sleep 0.1; done
-	hidden_pid=$(cat "$NT/pid")
-	at_exit "kill $hidden_pid 2> /dev/null"
-	as_nobody env SLURM_JOB_ID=111 "$KPY" activate > /dev/null 2>&1
-	j111=$(ls -d "$NT"/kpy-nobody/.job-111@* 2> /dev/null)
-	ok "setup: job 111's live dir exists" test -n "$j111"
-	as_nobody env SLURM_JOB_ID=222 "$KPY" activate > /dev/null 2>&1
-	ok "another job's kpy keeps it while a process of job 111 runs (environ unreadable)" \
-		test -d "$j111"
-	kill "$hidden_pid" 2> /dev/null; wait 2> /dev/null
-	as_nobody env SLURM_JOB_ID=333 "$KPY" activate > /dev/null 2>&1
-	ok "  ... and the next new job removes it once that process is gone" test ! -e "$j111"
-fi
-
 # --- a disk filling up in the middle of a save ------------------------------------------------
 if [ "$root" -eq 1 ]; then
 	mkvenv "$T/big"
