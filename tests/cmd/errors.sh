@@ -179,7 +179,7 @@ zstd -q --check -f "$T/hostile.tar" -o "$ARCH/hostile.tar.zst"
 run "$KPY" list
 ok "list with a hostile manifest exits 0" test "$rc" -eq 0
 ok "  ... no ESC, BEL, CR or BS byte reaches the terminal" bash -c '! LC_ALL=C grep -q "[[:cntrl:]]" <(tr -d "\n" < "$1")' _ "$T/out"
-ok "  ... the version shown escaped" has "$T/out" '3.11\x1b[2J\x1b]0;owned\x07\rX\x08\x1b[31m'
+ok "  ... the manifest with control bytes is listed as damaged" bash -c 'grep -qE "^hostile +DAMAGED" "$1"' _ "$T/out"
 ok "  ... the table still has one line per archive" same "$(wc -l < "$T/out")" "$(( $(ls "$ARCH" | wc -l) + 1 ))"
 run "$KPY" load hostile
 ok "load of it: messages carry no control bytes" bash -c '! LC_ALL=C grep -q "[[:cntrl:]]" <(tr -d "\n" < "$1")' _ "$T/err"
