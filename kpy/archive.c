@@ -827,8 +827,9 @@ int kpy_archive_save(const char *src_in, const char *dest, const struct kpy_save
 	{
 		struct kpy_err ze = KPY_ERR_INIT;
 		if (kpy_zw_close(s.a, zw, tmp, &ze) < 0) {
-			if (ze.code == KPY_ENOSPC)
-				kpy_err_set(e, KPY_ENOSPC, "%s: free space there (or raise the quota) and save again; %s was not changed", ze.msg, dest);
+			if (ze.code == KPY_ENOSPC) /* the same words as write_error's */
+				kpy_err_sys(e, ENOSPC, "cannot write beside %s: free space there (or raise the quota) and save again; %s was not changed",
+					    dest, dest);
 			else
 				kpy_err_set(e, ze.code, "%s", ze.msg);
 			goto out;
