@@ -5,7 +5,8 @@
 # With -S the run is repeatable: the same seed explores the same inputs in the same
 # order, so a shorter run (CI's) tries a prefix of what a longer one tried.
 # BUILD/fuzz/bin/TARGET is the binary; seeds come from SRC/fuzz/corpus/TARGET (read
-# only); new inputs go to BUILD/fuzz/work/TARGET, crashes to BUILD/fuzz/artifacts/TARGET.
+# only; a target without them fails) and SRC/fuzz/crashes/TARGET (past crashes); new
+# inputs go to BUILD/fuzz/work/TARGET, crashes to BUILD/fuzz/artifacts/TARGET.
 # BUILD/fuzz/fuzz-suite.log gets automake-style "# PASS:" / "# FAIL:" counts.
 set -u
 secs=60 bld=fuzz src=fuzz seed=
@@ -26,8 +27,16 @@ for t in "$@"; do
 	rm -rf "$art"; mkdir -p "$work" "$art"
 	dict=
 	[ -f "$src/$t.dict" ] && dict=-dict=$src/$t.dict
-	seeds=
-	[ -d "$src/corpus/$t" ] && seeds=$src/corpus/$t
+	# every target has seeds: one without them starts from nothing and, in a short
+	# pass, never reaches the inputs that matter
+	seeds=$src/corpus/$t
+	if [ ! -d "$seeds" ]; then
+		echo "not ok $n - $t: no seed corpus in $seeds"
+		fail=$((fail + 1))
+		continue
+	fi
+	# the inputs that once crashed it run first, with the seeds (read, never written)
+	[ -d "$src/crashes/$t" ] && seeds="$seeds $src/crashes/$t"
 	# the target's work dirs go here, and are removed even after a crash
 	tmp=$bld/tmp/$t
 	rm -rf "$tmp"; mkdir -p "$tmp"
