@@ -116,10 +116,10 @@ static int remember(const char *path, const char *text, struct kpy_err *e)
 	const char *slash = strrchr(path, '/');
 	int fd, ok;
 
-	snprintf(dir, sizeof(dir), "%.*s", (int)(slash - path), path);
-	if (kpy_mkdirs(dir, 0700, e) < 0)
+	if (kpy_pathf(dir, sizeof(dir), e, "%.*s", (int)(slash - path), path) < 0 ||
+	    kpy_mkdirs(dir, 0700, e) < 0 ||
+	    kpy_pathf(tmp, sizeof(tmp), e, "%s.XXXXXX", path) < 0)
 		return -1;
-	snprintf(tmp, sizeof(tmp), "%s.XXXXXX", path);
 	if ((fd = mkstemp(tmp)) < 0)
 		return kpy_err_sys(e, errno, "cannot write in %s", dir);
 	ok = write(fd, text, strlen(text)) == (ssize_t)strlen(text);
@@ -142,7 +142,10 @@ static char *fallback_root(const char *base, const char *user, struct kpy_err *e
 		kpy_err_set(e, KPY_EFAIL, "out of memory");
 		return NULL;
 	}
-	snprintf(prefix, sizeof(prefix), "%s/kpy-%s.", base, user);
+	if (kpy_pathf(prefix, sizeof(prefix), e, "%s/kpy-%s.", base, user) < 0) {
+		free(state);
+		return NULL;
+	}
 	if ((old = slurp(state, PATH_MAX, NULL)) != NULL) {
 		old[strcspn(old, "\n")] = '\0';
 		if (strncmp(old, prefix, strlen(prefix)) == 0 && strchr(old + strlen(prefix), '/') == NULL &&
@@ -152,7 +155,10 @@ static char *fallback_root(const char *base, const char *user, struct kpy_err *e
 		}
 		free(old);
 	}
-	snprintf(tmpl, sizeof(tmpl), "%sXXXXXX", prefix);
+	if (kpy_pathf(tmpl, sizeof(tmpl), e, "%sXXXXXX", prefix) < 0) {
+		free(state);
+		return NULL;
+	}
 	if (mkdtemp(tmpl) == NULL) {
 		kpy_err_sys(e, errno, "cannot create a live directory in %s", base);
 		goto out;
@@ -276,8 +282,8 @@ int kpy_live_prune(const char *root, const char *keep)
 		snprintf(id, sizeof(id), "%.*s", (int)(len - 5 - sl), de->d_name + 5);
 		if (!job_id_ok(id) || (keep != NULL && strcmp(id, keep) == 0) || job_alive(id))
 			continue;
-		snprintf(path, sizeof(path), "%s/%s", root, de->d_name);
-		if (kpy_rmtree(path, &ignore) == 0)
+		if (kpy_pathf(path, sizeof(path), NULL, "%s/%s", root, de->d_name) == 0 &&
+		    kpy_rmtree(path, &ignore) == 0)
 			n++;
 	}
 	closedir(d);
@@ -351,8 +357,8 @@ int kpy_live_list(const char *root, char ***names, struct kpy_err *e)
 
 		if (kpy_name_check(de->d_name, "name", &ignore) < 0)
 			continue; /* dot-directories are restores in progress */
-		snprintf(path, sizeof(path), "%s/%s/bin/activate", root, de->d_name);
-		if (access(path, F_OK) < 0)
+		if (kpy_pathf(path, sizeof(path), NULL, "%s/%s/bin/activate", root, de->d_name) < 0 ||
+		    access(path, F_OK) < 0)
 			continue;
 		if (n + 2 > cap) {
 			char **nv = realloc(v, (cap = cap ? cap * 2 : 16) * sizeof(*v));
@@ -391,7 +397,8 @@ char *kpy_live_placeholder(const char *root, struct kpy_err *e)
 			snprintf(name, sizeof(name), "venv");
 		else
 			snprintf(name, sizeof(name), "venv%d", i);
-		snprintf(path, sizeof(path), "%s/%s", root, name);
+		if (kpy_pathf(path, sizeof(path), e, "%s/%s", root, name) < 0)
+			return NULL;
 		if (lstat(path, &st) < 0 && errno == ENOENT)
 			return (out = strdup(name)) ? out : (kpy_err_set(e, KPY_EFAIL, "out of memory"), NULL);
 	}
@@ -452,7 +459,8 @@ int kpy_live_manifest(const char *env, struct kpy_manifest *m, struct kpy_err *e
 	size_t len;
 	int rv;
 
-	snprintf(path, sizeof(path), "%s/%s", env, KPY_MANIFEST_PATH);
+	if (kpy_pathf(path, sizeof(path), e, "%s/%s", env, KPY_MANIFEST_PATH) < 0)
+		return -1;
 	if ((text = slurp(path, 1 << 16, &len)) == NULL)
 		return kpy_err_set(e, KPY_ENOENT, "%s was never saved or loaded by kpy", env);
 	rv = kpy_manifest_parse(text, len, m, e);
@@ -467,14 +475,14 @@ int kpy_live_modified(const char *env)
 	size_t nsaved = 0, nfound = 0;
 	int modified = 0;
 
-	snprintf(path, sizeof(path), "%s/%s", env, KPY_PACKAGES_PATH);
-	if ((saved = slurp(path, 1 << 22, NULL)) == NULL)
+	if (kpy_pathf(path, sizeof(path), NULL, "%s/%s", env, KPY_PACKAGES_PATH) < 0 ||
+	    (saved = slurp(path, 1 << 22, NULL)) == NULL)
 		return -1;
 	for (char *l = saved; *l; l += strcspn(l, "\n") + (l[strcspn(l, "\n")] != '\0'))
 		if (*l != '\n')
 			nsaved++;
-	snprintf(path, sizeof(path), "%s/lib/python*/site-packages/*.dist-info", env);
-	if (glob(path, 0, NULL, &g) == 0) {
+	if (kpy_pathf(path, sizeof(path), NULL, "%s/lib/python*/site-packages/*.dist-info", env) == 0 &&
+	    glob(path, 0, NULL, &g) == 0) {
 		for (size_t i = 0; i < g.gl_pathc && !modified; i++) {
 			const char *base = strrchr(g.gl_pathv[i], '/') + 1;
 			size_t bl = strlen(base);
@@ -541,8 +549,9 @@ static int relocate_one(const char *path, const struct stat *st, int type, struc
 		target[n] = '\0';
 		if (strncmp(target, rw.r.old_prefix, ol) != 0 || (target[ol] != '/' && target[ol] != '\0'))
 			return 0;
-		snprintf(fresh, sizeof(fresh), "%s%s", rw.r.new_prefix, target + ol);
-		snprintf(tmp, sizeof(tmp), "%s.kpy-%ld", path, (long)getpid());
+		if (kpy_pathf(fresh, sizeof(fresh), rw.e, "%s%s", rw.r.new_prefix, target + ol) < 0 ||
+		    kpy_pathf(tmp, sizeof(tmp), rw.e, "%s.kpy-%ld", path, (long)getpid()) < 0)
+			return 1;
 		if (symlink(fresh, tmp) < 0 || rename(tmp, path) < 0) {
 			kpy_err_sys(rw.e, errno, "cannot rewrite the symlink %s", path);
 			unlink(tmp);

@@ -104,7 +104,8 @@ int kpy_load_once(const char *archive, const char *dest, const char *prompt, int
 	aside[0] = '\0';
 	if (slash == NULL || slash == dest || slash[1] == '\0')
 		return kpy_err_set(e, KPY_EINVAL, "cannot restore to '%s': give an absolute path", dest);
-	snprintf(parent, sizeof(parent), "%.*s", (int)(slash - dest), dest);
+	if (kpy_pathf(parent, sizeof(parent), e, "%.*s", (int)(slash - dest), dest) < 0)
+		return -1;
 	if ((fd = kpy_lock_target(dest, e)) < 0)
 		return -1;
 	if (lstat(dest, &st) == 0) {
@@ -112,7 +113,10 @@ int kpy_load_once(const char *archive, const char *dest, const char *prompt, int
 			rv = 0; /* another process restored it while we waited */
 			goto out;
 		}
-		snprintf(aside, sizeof(aside), "%s/.%s.old-%ld", parent, slash + 1, (long)getpid());
+		if (kpy_pathf(aside, sizeof(aside), e, "%s/.%s.old-%ld", parent, slash + 1, (long)getpid()) < 0) {
+			aside[0] = '\0';
+			goto out;
+		}
 		if (rename(dest, aside) < 0) {
 			kpy_err_sys(e, errno, "cannot move %s aside to replace it", dest);
 			aside[0] = '\0';
@@ -130,11 +134,11 @@ int kpy_load_once(const char *archive, const char *dest, const char *prompt, int
 		char path[PATH_MAX], tmp[PATH_MAX];
 		int mfd;
 
-		snprintf(path, sizeof(path), "%s/.kpy", dest);
-		mkdir(path, 0755);
-		snprintf(path, sizeof(path), "%s/%s", dest, KPY_MANIFEST_PATH);
-		snprintf(tmp, sizeof(tmp), "%s.tmp", path);
-		if ((mfd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0644)) >= 0) {
+		if (kpy_pathf(path, sizeof(path), NULL, "%s/.kpy", dest) == 0)
+			mkdir(path, 0755);
+		if (kpy_pathf(path, sizeof(path), NULL, "%s/%s", dest, KPY_MANIFEST_PATH) == 0 &&
+		    kpy_pathf(tmp, sizeof(tmp), NULL, "%s.tmp", path) == 0 &&
+		    (mfd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0644)) >= 0) {
 			int ok = write(mfd, text, len) == (ssize_t)len;
 			if (close(mfd) == 0 && ok)
 				rename(tmp, path);

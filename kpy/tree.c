@@ -4,6 +4,7 @@
 
 #include <dirent.h>
 #include <errno.h>
+#include <stdarg.h>
 #include <fcntl.h>
 #include <limits.h>
 #include <stdio.h>
@@ -150,4 +151,27 @@ int kpy_mkdirs(const char *path, int mode, struct kpy_err *e)
 	if (stat(path, &st) < 0 || !S_ISDIR(st.st_mode))
 		return kpy_err_set(e, KPY_EFAIL, "%s exists and is not a directory: remove it or choose another path", path);
 	return 0;
+}
+
+int kpy_pathf(char *buf, size_t size, struct kpy_err *e, const char *fmt, ...)
+{
+	va_list ap;
+	char *full = NULL;
+	int n;
+
+	va_start(ap, fmt);
+	n = vsnprintf(buf, size, fmt, ap);
+	va_end(ap);
+	if (n >= 0 && (size_t)n < size)
+		return 0;
+	if (e == NULL)
+		return -1;
+	va_start(ap, fmt);
+	if (vasprintf(&full, fmt, ap) < 0)
+		full = NULL;
+	va_end(ap);
+	kpy_err_set(e, KPY_EINVAL, "a path is longer than the limit of %zu bytes (use shorter names): %s",
+		    size - 1, full ? full : buf);
+	free(full);
+	return -1;
 }

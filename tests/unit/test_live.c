@@ -248,3 +248,22 @@ Test(live, modified_compares_dist_info_with_the_saved_list)
 	cr_assert_eq(kpy_live_modified(d), 1, "removed since");
 	rm_tmpdir(d);
 }
+
+/* A root too long for PATH_MAX with the name added is an error naming it, never a
+ * truncated path that is then used (looked up, removed, written). */
+Test(live_paths, too_long_paths_are_errors)
+{
+	struct kpy_err e = KPY_ERR_INIT;
+	struct kpy_manifest m = { 0 };
+	char root[PATH_MAX];
+
+	memset(root, 'a', sizeof(root) - 4);
+	root[0] = '/';
+	root[sizeof(root) - 4] = '\0';
+	cr_assert_null(kpy_live_placeholder(root, &e));
+	cr_assert_eq(e.code, KPY_EINVAL, "%s", e.msg);
+	cr_assert(strstr(e.msg, "longer than the limit") != NULL, "%s", e.msg);
+	kpy_err_clear(&e);
+	cr_assert_eq(kpy_live_manifest(root, &m, &e), -1);
+	cr_assert_eq(e.code, KPY_EINVAL, "%s", e.msg);
+}
