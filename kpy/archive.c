@@ -115,6 +115,7 @@ static int walk_dir(struct walk *w, int fd, const char *rel, const char *root,
 			w->v = nv;
 		}
 		x = &w->v[w->n];
+		x->link = NULL;
 		if (fstatat(dirfd(d), names[i], &x->st, AT_SYMLINK_NOFOLLOW) < 0) {
 			kpy_err_sys(e, errno, "cannot read %s/%s%s%s", root, rel, rel[0] ? "/" : "", names[i]);
 			goto out;
