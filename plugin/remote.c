@@ -247,13 +247,20 @@ fail:
 /* The restored uv cache: UV_CACHE_DIR for the tasks, and uv offline. */
 static int export_uv(spank_t sp, const struct kpy_job *j, const char *pipdir)
 {
-	char *dest = kpy_plugin_target(j->scratch, KPY_KIND_UV, ctx.uv);
+	char *dest = kpy_plugin_target(j->scratch, KPY_KIND_UV, ctx.uv), *path;
 	int rv = -1;
 
 	if (dest == NULL) {
 		remember("kpy: out of memory");
 		return -1;
 	}
+	/* as for envs: a step of sbatch --export=NONE would find no uv, nor anything */
+	path = job_getenv(sp, "PATH");
+	if ((path == NULL || path[0] == '\0') && job_setenv(sp, "PATH", KPY_DEFAULT_PATH) < 0) {
+		free(path);
+		goto fail;
+	}
+	free(path);
 	if ((j->make_scratch && job_setenv(sp, "SLURM_TMPDIR", j->scratch) < 0) ||
 	    job_setenv(sp, "KPY_UV_CACHE", ctx.uv) < 0 ||
 	    job_setenv(sp, "UV_CACHE_DIR", dest) < 0 ||
