@@ -58,6 +58,7 @@ static int pathf(char *buf, size_t size, struct kpy_err *e, const char *fmt, ...
 struct ent {
 	char *rel;
 	struct stat st;
+	const char *link; /* an earlier entry this one is a hard link of (uv caches), or NULL */
 };
 
 struct walk {
@@ -114,6 +115,7 @@ static int walk_dir(struct walk *w, int fd, const char *rel, const char *root,
 			w->v = nv;
 		}
 		x = &w->v[w->n];
+		x->link = NULL;
 		if (fstatat(dirfd(d), names[i], &x->st, AT_SYMLINK_NOFOLLOW) < 0) {
 			kpy_err_sys(e, errno, "cannot read %s/%s%s%s", root, rel, rel[0] ? "/" : "", names[i]);
 			goto out;
@@ -146,6 +148,46 @@ out:
 	free(names);
 	closedir(d);
 	return rv;
+}
+
+/* Order entry indexes by (device, inode), then by position in the walk. */
+static const struct walk *link_walk;
+static int cmp_inode(const void *a, const void *b)
+{
+	const struct ent *x = &link_walk->v[*(const size_t *)a], *y = &link_walk->v[*(const size_t *)b];
+
+	if (x->st.st_dev != y->st.st_dev)
+		return x->st.st_dev < y->st.st_dev ? -1 : 1;
+	if (x->st.st_ino != y->st.st_ino)
+		return x->st.st_ino < y->st.st_ino ? -1 : 1;
+	return x < y ? -1 : x > y;
+}
+
+/* Point each regular file that is a hard link of an earlier one in the walk at it
+ * (ent.link), so that it is archived as a link to the first. */
+static int walk_links(struct walk *w, struct kpy_err *e)
+{
+	size_t *ix, n = 0;
+
+	for (size_t i = 0; i < w->n; i++)
+		n += S_ISREG(w->v[i].st.st_mode) && w->v[i].st.st_nlink > 1;
+	if (n < 2)
+		return 0;
+	if ((ix = malloc(n * sizeof(*ix))) == NULL)
+		return kpy_err_set(e, KPY_EFAIL, "out of memory");
+	n = 0;
+	for (size_t i = 0; i < w->n; i++)
+		if (S_ISREG(w->v[i].st.st_mode) && w->v[i].st.st_nlink > 1)
+			ix[n++] = i;
+	link_walk = w;
+	qsort(ix, n, sizeof(*ix), cmp_inode);
+	for (size_t k = 1; k < n; k++) {
+		struct ent *first = &w->v[ix[k - 1]], *x = &w->v[ix[k]];
+		if (x->st.st_dev == first->st.st_dev && x->st.st_ino == first->st.st_ino)
+			x->link = first->link != NULL ? first->link : first->rel;
+	}
+	free(ix);
+	return 0;
 }
 
 static void walk_free(struct walk *w)
@@ -378,6 +420,7 @@ struct saver {
 	size_t nmention, capmention;
 	const char *dest;        /* the archive being replaced, for messages */
 	struct kpy_err *e;
+	int venv;                /* a venv: scan for the prefix, rewrite the prompt */
 };
 
 /* Writing the archive failed: say which, and on a full disk what to do. */
@@ -474,9 +517,9 @@ static int add_file(struct saver *s, const struct ent *x, struct archive_entry *
 			kpy_err_set(s->e, KPY_EFAIL, "%s changed while it was being saved: save again when nothing writes to the env", path);
 			goto out;
 		}
-		has_nul = memchr(s->buf, '\0', size) != NULL;
+		has_nul = !s->venv || memchr(s->buf, '\0', size) != NULL;
 		mentions = !has_nul && kpy_find_prefix(s->buf, size, s->prefix) >= 0;
-		if (kpy_is_activate(x->rel) &&
+		if (s->venv && kpy_is_activate(x->rel) &&
 		    kpy_relocate_buf(x->rel, s->buf, size, &s->prompt, &out, &outlen) > 0) {
 			archive_entry_set_size(ae, (la_int64_t)outlen);
 		}
@@ -492,6 +535,7 @@ static int add_file(struct saver *s, const struct ent *x, struct archive_entry *
 		rv = -1;
 	} else {
 		size_t left = size;
+		has_nul = !s->venv; /* only a venv's text is relocated */
 		if (archive_write_header(s->a, ae) != ARCHIVE_OK) {
 			write_error(s);
 			goto out;
@@ -539,12 +583,16 @@ static int add_entry(struct saver *s, const struct ent *x)
 		return kpy_err_set(s->e, KPY_EFAIL, "out of memory");
 	archive_entry_set_pathname(ae, x->rel);
 	archive_entry_copy_stat(ae, &x->st);
-	archive_entry_set_nlink(ae, 1); /* hardlinks are stored as separate files */
-	if (S_ISREG(x->st.st_mode)) {
+	archive_entry_set_nlink(ae, 1);
+	if (x->link != NULL) {
+		/* a uv cache's hard links come back as links (uv links wheels into venvs) */
+		archive_entry_set_hardlink(ae, x->link);
+		archive_entry_set_size(ae, 0);
+	} else if (S_ISREG(x->st.st_mode)) {
+		/* a venv's hard links are stored as separate files */
 		rv = add_file(s, x, ae);
 		goto out;
-	}
-	if (S_ISLNK(x->st.st_mode)) {
+	} else if (S_ISLNK(x->st.st_mode)) {
 		if (pathf(path, sizeof(path), s->e, "%s/%s", s->src, x->rel) < 0)
 			goto out;
 		ssize_t n = readlink(path, target, sizeof(target) - 1);
@@ -754,13 +802,13 @@ int kpy_archive_save(const char *src_in, const char *dest, const struct kpy_save
 		kpy_err_sys(e, errno, "cannot read %s", src);
 		goto out;
 	}
-	if (walk_dir(&w, rootfd, "", src, e) < 0)
+	if (walk_dir(&w, rootfd, "", src, e) < 0 || (!venv && walk_links(&w, e) < 0))
 		goto out;
 	for (size_t i = 0; i < w.n; i++) {
 		mode_t t = w.v[i].st.st_mode;
 		if (S_ISREG(t) || S_ISDIR(t) || S_ISLNK(t))
 			m.files++; /* sockets, fifos and devices are not archived */
-		if (S_ISREG(t))
+		if (S_ISREG(t) && w.v[i].link == NULL)
 			m.bytes += w.v[i].st.st_size;
 	}
 	if ((mtext = kpy_manifest_format(&m, &mlen)) == NULL ||
@@ -794,6 +842,7 @@ int kpy_archive_save(const char *src_in, const char *dest, const struct kpy_save
 	fchmod(fd, 0666 & ~current_umask());
 
 	s.src = src;
+	s.venv = venv;
 	s.prefix = src;
 	s.e = e;
 	s.dest = dest;

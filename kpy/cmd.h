@@ -37,7 +37,8 @@ int usage_error(const char *cmd, const char *fmt, ...) __attribute__((format(pri
 int wants_help(const char *cmd, int argc, char **argv);
 /* Print `kpy help CMD`. */
 void print_help(const struct cmd *c);
-/* Print the saved-env table (kpy list, kpy load with no name); returns an exit code. */
-int print_saved(int names_only);
+/* Print the saved archives of KIND (NULL: venvs, then uv caches if any) as a table
+ * or as names (kpy list, kpy load with no name); returns an exit code. */
+int print_saved(const char *kind, int names_only);
 
 #endif

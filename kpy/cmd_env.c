@@ -105,17 +105,14 @@ static void sh_quoted(const char *s, const char *tail)
 	putchar('\'');
 }
 
-/* --sh: POSIX shell code on stdout that activates PATH and, on a compute node,
- * makes every pip and uv offline (as the plugin does). */
-static int print_sh(const char *path)
+/* On a compute node: POSIX shell code that makes every pip and uv offline, as the
+ * plugin does. */
+static void print_offline(void)
 {
 	struct kpy_err e = KPY_ERR_INIT;
 	struct kpy_config cfg = { 0 };
 	int cfg_ok = kpy_config_load(&cfg, &e) == 0;
 
-	fputs(". ", stdout);
-	sh_quoted(path, "/bin/activate");
-	putchar('\n');
 	if (cfg_ok ? on_compute(&cfg) : in_job()) {
 		fputs("export PIP_NO_INDEX=1 UV_OFFLINE=1 UV_PYTHON_DOWNLOADS=never\n", stdout);
 		if (cfg_ok && cfg.pipdir != NULL) {
@@ -129,6 +126,21 @@ static int print_sh(const char *path)
 		}
 	}
 	kpy_config_free(&cfg);
+}
+
+/* --sh: POSIX shell code on stdout that activates the venv PATH, or (UV) points
+ * UV_CACHE_DIR at the uv cache PATH, and on a compute node makes pip and uv offline. */
+static int print_sh(const char *path, int uv)
+{
+	if (uv) {
+		fputs("export UV_CACHE_DIR=", stdout);
+		sh_quoted(path, "");
+	} else {
+		fputs(". ", stdout);
+		sh_quoted(path, "/bin/activate");
+	}
+	putchar('\n');
+	print_offline();
 	return fflush(stdout) == 0 ? 0 : 1;
 }
 
@@ -138,7 +150,7 @@ static int print_sh(const char *path)
 static int activate(const char *path, int explain, int sh, const char *again)
 {
 	if (sh)
-		return print_sh(path);
+		return print_sh(path, 0);
 	if (hand_over(path) == 0 || !explain)
 		return 0;
 	if (in_job()) {
@@ -147,6 +159,31 @@ static int activate(const char *path, int explain, int sh, const char *again)
 		return 3;
 	}
 	say("activate it with: source %s/bin/activate   (in a script: eval \"$(kpy %s --sh)\"; or set up the shell function with eval \"$(kpy bash)\" to have kpy do it)", path, again);
+	return 0;
+}
+
+/* After loading the uv cache PATH: UV_CACHE_DIR through the shell function (which
+ * reads "UV_CACHE_DIR=PATH"), or the --sh code, or say how; exit status 3 in a job
+ * where the shell cannot be changed, as for envs. */
+static int activate_uv(const char *path, int sh, const char *again)
+{
+	char *line = NULL;
+	int handed;
+
+	if (sh)
+		return print_sh(path, 1);
+	if (asprintf(&line, "UV_CACHE_DIR=%s", path) < 0)
+		line = NULL;
+	handed = line != NULL && hand_over(line) == 0;
+	free(line);
+	if (handed)
+		return 0;
+	if (in_job()) {
+		say("UV_CACHE_DIR is NOT set in this shell: kpy runs as a program and cannot change the shell that started it. "
+		    "In a batch script write: eval \"$(kpy %s --sh)\"  (or load the shell function first: eval \"$(kpy bash)\")", again);
+		return 3;
+	}
+	say("use it with: export UV_CACHE_DIR=%s   (in a script: eval \"$(kpy %s --sh)\"; or set up the shell function with eval \"$(kpy bash)\" to have kpy do it)", path, again);
 	return 0;
 }
 
@@ -305,6 +342,91 @@ out:
 	return fresh;
 }
 
+/* The uv cache to save: DIR as given, else $UV_CACHE_DIR, else $XDG_CACHE_HOME/uv,
+ * else ~/.cache/uv; made absolute (not resolved: uv's links name it as it knows it). */
+static int uv_cache_dir(const char *given, char *buf, size_t size, struct kpy_err *e)
+{
+	const char *d = given, *x = getenv("XDG_CACHE_HOME"), *home = getenv("HOME");
+	char cwd[PATH_MAX] = "";
+	int n;
+
+	if (d == NULL && (d = getenv("UV_CACHE_DIR")) != NULL && d[0] == '\0')
+		d = NULL;
+	if (d == NULL && x != NULL && x[0] == '/')
+		n = snprintf(buf, size, "%s/uv", x);
+	else if (d == NULL && home != NULL && home[0] == '/')
+		n = snprintf(buf, size, "%s/.cache/uv", home);
+	else if (d == NULL)
+		return kpy_err_set(e, KPY_EINVAL, "no uv cache to save: give its directory (kpy save --uv-cache NAME DIR) or set UV_CACHE_DIR");
+	else if (d[0] == '/')
+		n = snprintf(buf, size, "%s", d);
+	else if (getcwd(cwd, sizeof(cwd)) == NULL)
+		return kpy_err_sys(e, errno, "cannot save the uv cache %s", d);
+	else
+		n = snprintf(buf, size, "%s/%s", strcmp(cwd, "/") ? cwd : "", d);
+	if (n < 0 || (size_t)n >= size)
+		return kpy_err_set(e, KPY_EINVAL, "the uv cache path is too long: %s", d ? d : "(default)");
+	for (size_t k = strlen(buf); k > 1 && buf[k - 1] == '/'; k--)
+		buf[k - 1] = '\0';
+	return 0;
+}
+
+/* kpy save --uv-cache NAME [DIR] */
+static int save_uv(struct kpy_save_opts *o, const char *given)
+{
+	struct kpy_err e = KPY_ERR_INIT, warn = KPY_ERR_INIT;
+	struct kpy_config cfg = { 0 };
+	struct kpy_manifest m = { 0 };
+	char dir[PATH_MAX], tag[PATH_MAX + 16], *dest = NULL, in[16], outs[16];
+	struct stat st;
+	int rc = 1;
+	double t0;
+
+	if (uv_cache_dir(given, dir, sizeof(dir), &e) < 0)
+		goto out;
+	if (stat(dir, &st) < 0) {
+		kpy_err_sys(&e, errno, "no uv cache at %s%s", dir, given ? "" :
+			    " (give its directory: kpy save --uv-cache NAME DIR, or set UV_CACHE_DIR)");
+		goto out;
+	}
+	snprintf(tag, sizeof(tag), "%s/CACHEDIR.TAG", dir);
+	if (!S_ISDIR(st.st_mode) || access(tag, F_OK) < 0) {
+		kpy_err_set(&e, KPY_EINVAL, "%s is not a uv cache (uv writes CACHEDIR.TAG at the root of its cache, and there is none): give the cache's directory, as 'uv cache dir' prints it", dir);
+		goto out;
+	}
+	if (kpy_config_load(&cfg, &e) < 0 || kpy_store_check(cfg.pipdir, KPY_KIND_UV, 1, 1, &e) < 0)
+		goto out;
+	if ((dest = kpy_store_path(cfg.pipdir, KPY_KIND_UV, o->name)) == NULL) {
+		kpy_err_set(&e, KPY_EFAIL, "out of memory");
+		goto out;
+	}
+	o->kind = KPY_KIND_UV;
+	o->level = cfg.level;
+	t0 = now();
+	if (kpy_archive_save(dir, dest, o, &warn, &e) < 0) {
+		if (e.code == KPY_EEXIST) {
+			kpy_err_clear(&e);
+			kpy_err_set(&e, KPY_EEXIST, "the uv cache %s is already saved (%s): use 'kpy save -f --uv-cache %s' to replace it",
+				    o->name, dest, o->name);
+		}
+		goto out;
+	}
+	if (kpy_archive_manifest(dest, &m, &e) == 0 && stat(dest, &st) == 0) {
+		human(in, sizeof(in), (double)m.bytes);
+		human(outs, sizeof(outs), (double)st.st_size);
+		say("saved the uv cache %s to %s as %s (%lld files, %s -> %s) in %.1f s", dir, dest, o->name,
+		    m.files, in, outs, now() - t0);
+	}
+	rc = 0;
+out:
+	if (rc != 0)
+		fail(&e);
+	kpy_manifest_free(&m);
+	kpy_config_free(&cfg);
+	free(dest);
+	return rc;
+}
+
 int cmd_save(int argc, char **argv)
 {
 	struct kpy_err e = KPY_ERR_INIT, warn = KPY_ERR_INIT;
@@ -312,8 +434,9 @@ int cmd_save(int argc, char **argv)
 	struct kpy_save_opts o = { 0 };
 	struct kpy_manifest m = { 0 };
 	const char *venv = getenv("VIRTUAL_ENV");
+	const char *dir = NULL;
 	char *dest = NULL, *renamed = NULL;
-	int i, rc = 1;
+	int i, rc = 1, uv = 0;
 	double t0;
 
 	if (wants_help("save", argc, argv))
@@ -321,6 +444,8 @@ int cmd_save(int argc, char **argv)
 	for (i = 1; i < argc; i++) {
 		if (strcmp(argv[i], "-f") == 0 || strcmp(argv[i], "--force") == 0)
 			o.force = 1;
+		else if (strcmp(argv[i], "--uv-cache") == 0)
+			uv = 1;
 		else if (strcmp(argv[i], "--") == 0) {
 			i++;
 			break;
@@ -328,17 +453,24 @@ int cmd_save(int argc, char **argv)
 			return usage_error("save", "unknown option '%s'", argv[i]);
 		else if (o.name == NULL)
 			o.name = argv[i];
+		else if (uv && dir == NULL)
+			dir = argv[i];
 		else
 			return usage_error("save", "too many arguments");
 	}
 	if (i < argc && o.name == NULL)
 		o.name = argv[i++];
+	if (i < argc && uv && dir == NULL)
+		dir = argv[i++];
 	if (i < argc)
-		return usage_error("save", "too many arguments");
+		return usage_error("save", uv ? "too many arguments: kpy save --uv-cache NAME [DIR]" : "too many arguments");
 	if (o.name == NULL)
-		return usage_error("save", "give the name to save the active environment under");
-	if (kpy_name_check(o.name, "environment name", &e) < 0)
+		return usage_error("save", uv ? "give the name to save the uv cache under" :
+				   "give the name to save the active environment under");
+	if (kpy_name_check(o.name, uv ? "uv cache name" : "environment name", &e) < 0)
 		return fail(&e);
+	if (uv)
+		return save_uv(&o, dir);
 	if (venv == NULL || venv[0] == '\0') {
 		say("no active virtual environment to save: activate one first (kpy activate NAME, or source ENV/bin/activate)");
 		return 1;
@@ -375,19 +507,20 @@ out:
 	return rc;
 }
 
-/* Archive path of the saved NAME, checking the pipdir and the name. */
-static char *saved_path(const struct kpy_config *cfg, const char *name, struct kpy_err *e)
+/* Archive path of the saved NAME of KIND, checking the pipdir and the name. */
+static char *saved_path(const struct kpy_config *cfg, const char *kind, const char *name,
+			struct kpy_err *e)
 {
 	char *path;
 
-	if (kpy_store_check(cfg->pipdir, KPY_KIND_VENV, 0, 0, e) < 0)
+	if (kpy_store_check(cfg->pipdir, kind, 0, 0, e) < 0)
 		return NULL;
-	if ((path = kpy_store_path(cfg->pipdir, KPY_KIND_VENV, name)) == NULL) {
+	if ((path = kpy_store_path(cfg->pipdir, kind, name)) == NULL) {
 		kpy_err_set(e, KPY_EFAIL, "out of memory");
 		return NULL;
 	}
 	if (access(path, F_OK) < 0) {
-		kpy_store_missing(cfg->pipdir, KPY_KIND_VENV, name, e);
+		kpy_store_missing(cfg->pipdir, kind, name, e);
 		free(path);
 		return NULL;
 	}
@@ -404,20 +537,27 @@ static void fmt_time(char *buf, size_t n, long long t)
 }
 
 /* PATH exists and was not restored now: use it if it holds the save ARCHIVE of NAME,
- * otherwise say what it is and how to replace it. */
+ * otherwise say what it is and how to replace it. UV: a uv cache. */
 static int use_existing(const char *archive, const char *name, const char *as, const char *path,
-			struct kpy_err *e)
+			int uv, struct kpy_err *e)
 {
+	const char *opt = uv ? "--uv-cache " : "";
 	struct kpy_manifest am = { 0 }, lm = { 0 };
 	struct kpy_err ignore = KPY_ERR_INIT;
 	char ad[64], ld[64];
 	int rv = -1;
 
 	if (kpy_live_manifest(path, &lm, &ignore) < 0 || lm.name == NULL || strcmp(lm.name, name) != 0) {
-		kpy_err_set(e, KPY_EEXIST, "an environment named '%s' already exists at %s and does not hold the saved %s: "
-			    "activate it with 'kpy activate %s', replace it with 'kpy load -f %s%s%s' (what is in it is lost), "
-			    "or load another copy with 'kpy load %s --as NEWNAME'",
-			    as, path, name, as, name, strcmp(as, name) ? " --as " : "", strcmp(as, name) ? as : "", name);
+		if (uv)
+			kpy_err_set(e, KPY_EEXIST, "a uv cache named '%s' already exists at %s and does not hold the saved %s: "
+				    "replace it with 'kpy load -f --uv-cache %s%s%s' (what is in it is lost), "
+				    "or load another copy with 'kpy load --uv-cache %s --as NEWNAME'",
+				    as, path, name, name, strcmp(as, name) ? " --as " : "", strcmp(as, name) ? as : "", name);
+		else
+			kpy_err_set(e, KPY_EEXIST, "an environment named '%s' already exists at %s and does not hold the saved %s: "
+				    "activate it with 'kpy activate %s', replace it with 'kpy load -f %s%s%s' (what is in it is lost), "
+				    "or load another copy with 'kpy load %s --as NEWNAME'",
+				    as, path, name, as, name, strcmp(as, name) ? " --as " : "", strcmp(as, name) ? as : "", name);
 		goto out;
 	}
 	if (kpy_archive_manifest(archive, &am, e) < 0)
@@ -426,14 +566,15 @@ static int use_existing(const char *archive, const char *name, const char *as, c
 		fmt_time(ld, sizeof(ld), lm.saved);
 		fmt_time(ad, sizeof(ad), am.saved);
 		kpy_err_set(e, KPY_EEXIST, "'%s' at %s holds the save of %s from %s, but %s was saved again on %s: "
-			    "reload it with 'kpy load -f %s%s%s' (changes made in it are lost), or activate the old copy with 'kpy activate %s'",
-			    as, path, name, ld, name, ad, name, strcmp(as, name) ? " --as " : "", strcmp(as, name) ? as : "", as);
+			    "reload it with 'kpy load -f %s%s%s%s' (changes made in it are lost)%s%s%s",
+			    as, path, name, ld, name, ad, opt, name, strcmp(as, name) ? " --as " : "", strcmp(as, name) ? as : "",
+			    uv ? "" : ", or activate the old copy with 'kpy activate ", uv ? "" : as, uv ? "" : "'");
 		goto out;
 	}
-	if (kpy_live_modified(path) == 1)
+	if (!uv && kpy_live_modified(path) == 1)
 		say("%s is already loaded at %s, with packages changed since (reload the saved state with 'kpy load -f %s')", as, path, name);
 	else
-		say("%s is already loaded at %s", as, path);
+		say("%s%s is already loaded at %s", uv ? "the uv cache " : "", as, path);
 	rv = 0;
 out:
 	kpy_manifest_free(&am);
@@ -445,25 +586,30 @@ int cmd_load(int argc, char **argv)
 {
 	struct kpy_err e = KPY_ERR_INIT;
 	struct kpy_config cfg = { 0 };
-	const char *name = NULL, *as = NULL;
-	char *archive = NULL, *root = NULL, *path = NULL, again[200];
-	int rc = 1, force = 0, sh = 0, restored = 0;
+	const char *name = NULL, *as = NULL, *kind = KPY_KIND_VENV;
+	char *archive = NULL, *root = NULL, *path = NULL, again[240];
+	int rc = 1, force = 0, sh = 0, restored = 0, uv = 0, opts = 1;
 	double t0;
 
 	if (wants_help("load", argc, argv))
 		return 0;
 	for (int i = 1; i < argc; i++) {
-		if (strcmp(argv[i], "--as") == 0) {
+		if (opts && strcmp(argv[i], "--") == 0) {
+			opts = 0;
+		} else if (opts && strcmp(argv[i], "--as") == 0) {
 			if (++i == argc)
 				return usage_error("load", "--as needs a name");
 			as = argv[i];
-		} else if (strncmp(argv[i], "--as=", 5) == 0) {
+		} else if (opts && strncmp(argv[i], "--as=", 5) == 0) {
 			as = argv[i] + 5;
-		} else if (strcmp(argv[i], "-f") == 0 || strcmp(argv[i], "--force") == 0) {
+		} else if (opts && (strcmp(argv[i], "-f") == 0 || strcmp(argv[i], "--force") == 0)) {
 			force = 1;
-		} else if (strcmp(argv[i], "--sh") == 0) {
+		} else if (opts && strcmp(argv[i], "--sh") == 0) {
 			sh = 1;
-		} else if (argv[i][0] == '-' && argv[i][1] != '\0') {
+		} else if (opts && strcmp(argv[i], "--uv-cache") == 0) {
+			uv = 1;
+			kind = KPY_KIND_UV;
+		} else if (opts && argv[i][0] == '-' && argv[i][1] != '\0') {
 			return usage_error("load", "unknown option '%s'", argv[i]);
 		} else if (name == NULL) {
 			name = argv[i];
@@ -473,30 +619,46 @@ int cmd_load(int argc, char **argv)
 	}
 	if (name == NULL) {
 		if (as != NULL || force || sh)
-			return usage_error("load", "give the NAME of a saved environment");
-		return print_saved(0);
+			return usage_error("load", "give the NAME of a saved %s", kpy_store_noun(kind));
+		return print_saved(uv ? KPY_KIND_UV : NULL, 0);
 	}
-	if (kpy_name_check(name, "environment name", &e) < 0 ||
+	if (kpy_name_check(name, uv ? "uv cache name" : "environment name", &e) < 0 ||
 	    (as != NULL && kpy_name_check(as, "name given to --as", &e) < 0))
 		goto out;
 	if (as == NULL)
 		as = name;
-	if (kpy_config_load(&cfg, &e) < 0 || (archive = saved_path(&cfg, name, &e)) == NULL)
+	if (kpy_config_load(&cfg, &e) < 0 || (archive = saved_path(&cfg, kind, name, &e)) == NULL)
 		goto out;
-	if ((path = live_path(as, &root, &e)) == NULL)
+	if (uv) {
+		/* beside the envs, on their file system: uv hard-links from its cache */
+		if ((root = kpy_live_root(&e)) == NULL)
+			goto out;
+		if ((path = kpy_live_uv_path(root, as)) == NULL) {
+			kpy_err_set(&e, KPY_EFAIL, "out of memory");
+			goto out;
+		}
+		path[strlen(path) - strlen(as) - 1] = '\0';
+		if (mkdir(path, 0755) < 0 && errno != EEXIST) {
+			kpy_err_sys(&e, errno, "cannot create %s", path);
+			goto out;
+		}
+		path[strlen(path)] = '/';
+	} else if ((path = live_path(as, &root, &e)) == NULL) {
 		goto out;
+	}
 	t0 = now();
 	/* every task of a job may run this at once: one restores, the others wait and use it */
-	if (kpy_load_once(archive, path, as, force, &restored, &e) < 0)
+	if (kpy_load_once(archive, path, uv ? NULL : as, force, &restored, &e) < 0)
 		goto out;
-	if (!restored && use_existing(archive, name, as, path, &e) < 0)
+	if (!restored && use_existing(archive, name, as, path, uv, &e) < 0)
 		goto out;
 	if (restored && strcmp(as, name) == 0)
-		say("loaded %s into %s in %.2f s", name, path, now() - t0);
+		say("loaded %s%s into %s in %.2f s", uv ? "the uv cache " : "", name, path, now() - t0);
 	else if (restored)
-		say("loaded %s as %s into %s in %.2f s", name, as, path, now() - t0);
-	snprintf(again, sizeof(again), "load %s%s%s", name, strcmp(as, name) ? " --as " : "", strcmp(as, name) ? as : "");
-	rc = activate(path, 1, sh, again);
+		say("loaded %s%s as %s into %s in %.2f s", uv ? "the uv cache " : "", name, as, path, now() - t0);
+	snprintf(again, sizeof(again), "load %s%s%s%s", uv ? "--uv-cache " : "", name,
+		 strcmp(as, name) ? " --as " : "", strcmp(as, name) ? as : "");
+	rc = uv ? activate_uv(path, sh, again) : activate(path, 1, sh, again);
 out:
 	if (rc == 1) {
 		fail(&e);
@@ -664,7 +826,7 @@ int cmd_activate(int argc, char **argv)
 		goto out;
 	}
 	if (sh) {
-		rc = print_sh(path);
+		rc = print_sh(path, 0);
 	} else if (hand_over(path) < 0) {
 		fputs("source ", stdout);
 		sh_quoted(path, "/bin/activate");
@@ -840,7 +1002,7 @@ int cmd_export(int argc, char **argv)
 		*slash = '\0';
 	if (*base == '\0' || strcmp(base, ".") == 0 || strcmp(base, "..") == 0)
 		return usage_error("export", "PATH must name a new directory");
-	if (kpy_config_load(&cfg, &e) < 0 || (archive = saved_path(&cfg, argv[i], &e)) == NULL)
+	if (kpy_config_load(&cfg, &e) < 0 || (archive = saved_path(&cfg, KPY_KIND_VENV, argv[i], &e)) == NULL)
 		goto out;
 	/* missing parents are made (0755 less the umask), like mkdir -p */
 	if (slash != NULL && slash != copy && stat(copy, &st) < 0 && errno == ENOENT &&

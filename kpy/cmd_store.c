@@ -38,20 +38,31 @@ static void show_version(char *buf, size_t size, const char *v)
 	kpy_escape_to(buf, size, tmp);
 }
 
-int print_saved(int names_only)
+static void human_size(char *buf, size_t n, double b)
 {
-	struct kpy_err e = KPY_ERR_INIT;
-	struct kpy_config cfg = { 0 };
+	const char *u = "BKMGT";
+	int k = 0;
+
+	while (b >= 1024 && k < 4)
+		b /= 1024, k++;
+	snprintf(buf, n, k ? "%.1f%c" : "%.0f%c", b, u[k]);
+}
+
+/* The table of saved archives of KIND (venvs: name, Python, size, date; uv caches:
+ * name, size, date, files, after a blank line if GAP, only when there are any), or
+ * only their names; *COUNT gets how many. */
+static int print_kind(const struct kpy_config *cfg, const char *kind, int names_only, int gap,
+		      size_t *count, struct kpy_err *e)
+{
 	struct kpy_saved *v = NULL;
 	char (*ver)[64] = NULL;
 	size_t n = 0;
-	int rc = 1, wname = 4, wver = 6;
-	struct stat st;
+	int rc = -1, venv = strcmp(kind, KPY_KIND_VENV) == 0, wname = venv ? 4 : 8, wver = 6;
 
-	if (kpy_config_load(&cfg, &e) < 0 || kpy_store_list(cfg.pipdir, KPY_KIND_VENV, &v, &n, &e) < 0)
+	if (kpy_store_list(cfg->pipdir, kind, &v, &n, e) < 0)
 		goto out;
 	if (n > 0 && (ver = calloc(n, sizeof(*ver))) == NULL) {
-		kpy_err_set(&e, KPY_EFAIL, "out of memory");
+		kpy_err_set(e, KPY_EFAIL, "out of memory");
 		goto out;
 	}
 	for (size_t i = 0; i < n; i++) {
@@ -66,47 +77,79 @@ int print_saved(int names_only)
 		if ((int)strlen(ver[i]) > wver)
 			wver = (int)strlen(ver[i]);
 	}
-	if (!names_only)
+	if (!names_only && venv)
 		printf("%-*s  %-*s %8s  %s\n", wname, "NAME", wver, "PYTHON", "SIZE", "SAVED");
+	else if (!names_only && n > 0)
+		printf("%s%-*s  %8s  %-16s  %s\n", gap ? "\n" : "", wname, "UV CACHE", "SIZE", "SAVED",
+		       "FILES");
 	for (size_t i = 0; i < n; i++) {
 		char size[16], date[32] = "?";
-		double b = (double)v[i].size;
-		const char *u = "BKMGT";
-		int k = 0;
 
 		if (names_only) {
 			printf("%s\n", v[i].name);
 			continue;
 		}
-		while (b >= 1024 && k < 4)
-			b /= 1024, k++;
-		snprintf(size, sizeof(size), k ? "%.1f%c" : "%.0f%c", b, u[k]);
+		human_size(size, sizeof(size), (double)v[i].size);
 		if (!v[i].damaged) {
 			time_t t = (time_t)v[i].m.saved;
 			struct tm tm;
 			if (localtime_r(&t, &tm) != NULL)
 				strftime(date, sizeof(date), "%Y-%m-%d %H:%M", &tm);
 		}
-		printf("%-*s  %-*s %8s  %s\n", wname, v[i].name, wver, ver[i],
-		       size, v[i].damaged ? "(unreadable manifest: see kpy(1), ARCHIVES)" : date);
+		if (venv)
+			printf("%-*s  %-*s %8s  %s\n", wname, v[i].name, wver, ver[i],
+			       size, v[i].damaged ? "(unreadable manifest: see kpy(1), ARCHIVES)" : date);
+		else if (v[i].damaged)
+			printf("%-*s  %8s  %s\n", wname, v[i].name, size,
+			       "DAMAGED (unreadable manifest: see kpy(1), ARCHIVES)");
+		else
+			printf("%-*s  %8s  %-16s  %lld\n", wname, v[i].name, size, date, v[i].m.files);
 	}
-	if (n == 0 && stat(cfg.pipdir, &st) < 0 && errno == ENOENT)
+	*count = n;
+	rc = 0;
+out:
+	free(ver);
+	kpy_saved_free(v, n);
+	return rc;
+}
+
+int print_saved(const char *kind, int names_only)
+{
+	struct kpy_err e = KPY_ERR_INIT;
+	struct kpy_config cfg = { 0 };
+	size_t n = 0, nuv = 0;
+	int rc = 1;
+	struct stat st;
+
+	if (kpy_config_load(&cfg, &e) < 0)
+		goto out;
+	if (kind == NULL || strcmp(kind, KPY_KIND_VENV) == 0) {
+		if (print_kind(&cfg, KPY_KIND_VENV, names_only, 0, &n, &e) < 0)
+			goto out;
+	}
+	/* both kinds unless asked for one; names alone are the venvs' (completion) */
+	if ((kind == NULL && !names_only) || (kind != NULL && strcmp(kind, KPY_KIND_UV) == 0)) {
+		if (print_kind(&cfg, KPY_KIND_UV, names_only, kind == NULL, &nuv, &e) < 0)
+			goto out;
+	}
+	if (n + nuv == 0 && stat(cfg.pipdir, &st) < 0 && errno == ENOENT)
 		say("the pipdir %s does not exist, so nothing is saved there: 'kpy save NAME' creates it; "
 		    "if the saved environments are elsewhere, set 'kpy config pipdir PATH'", cfg.pipdir);
-	else if (n == 0 && !names_only)
+	else if (n == 0 && !names_only && (kind == NULL || strcmp(kind, KPY_KIND_VENV) == 0))
 		say("no saved environments in %s: save the active one with 'kpy save NAME'", cfg.pipdir);
+	else if (nuv == 0 && !names_only && kind != NULL && strcmp(kind, KPY_KIND_UV) == 0)
+		say("no saved uv caches in %s: save one with 'kpy save --uv-cache NAME [DIR]'", cfg.pipdir);
 	rc = 0;
 out:
 	if (rc != 0)
 		fail(&e);
-	free(ver);
-	kpy_saved_free(v, n);
 	kpy_config_free(&cfg);
 	return rc;
 }
 
 int cmd_list(int argc, char **argv)
 {
+	const char *kind = NULL;
 	int names = 0;
 
 	if (wants_help("list", argc, argv))
@@ -114,30 +157,43 @@ int cmd_list(int argc, char **argv)
 	for (int i = 1; i < argc; i++) {
 		if (strcmp(argv[i], "--names") == 0 || strcmp(argv[i], "-q") == 0)
 			names = 1;
+		else if (strcmp(argv[i], "--uv-cache") == 0)
+			kind = KPY_KIND_UV;
 		else if (argv[i][0] == '-')
 			return usage_error("list", "unknown option '%s'", argv[i]);
 		else
 			return usage_error("list", "too many arguments");
 	}
-	return print_saved(names);
+	return print_saved(kind, names);
 }
 
 int cmd_rm(int argc, char **argv)
 {
 	struct kpy_err e = KPY_ERR_INIT;
 	struct kpy_config cfg = { 0 };
+	const char *kind = KPY_KIND_VENV, *name = NULL;
 	int rc = 1;
 
 	if (wants_help("rm", argc, argv))
 		return 0;
-	if (argc != 2)
-		return usage_error("rm", argc < 2 ? "give the NAME of the saved environment to delete" : "too many arguments");
-	if (argv[1][0] == '-' && argv[1][1] != '\0')
-		return usage_error("rm", "unknown option '%s'", argv[1]);
-	if (kpy_config_load(&cfg, &e) < 0 || kpy_store_check(cfg.pipdir, KPY_KIND_VENV, 1, 0, &e) < 0 ||
-	    kpy_store_rm(cfg.pipdir, KPY_KIND_VENV, argv[1], &e) < 0)
+	for (int i = 1, opts = 1; i < argc; i++) {
+		if (opts && strcmp(argv[i], "--") == 0)
+			opts = 0;
+		else if (opts && strcmp(argv[i], "--uv-cache") == 0)
+			kind = KPY_KIND_UV;
+		else if (opts && argv[i][0] == '-' && argv[i][1] != '\0')
+			return usage_error("rm", "unknown option '%s'", argv[i]);
+		else if (name == NULL)
+			name = argv[i];
+		else
+			return usage_error("rm", "too many arguments");
+	}
+	if (name == NULL)
+		return usage_error("rm", "give the NAME of the saved %s to delete", kpy_store_noun(kind));
+	if (kpy_config_load(&cfg, &e) < 0 || kpy_store_check(cfg.pipdir, kind, 1, 0, &e) < 0 ||
+	    kpy_store_rm(cfg.pipdir, kind, name, &e) < 0)
 		goto out;
-	say("removed %s", argv[1]);
+	say("removed %s%s", strcmp(kind, KPY_KIND_UV) == 0 ? "the uv cache " : "", name);
 	rc = 0;
 out:
 	if (rc != 0)

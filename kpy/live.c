@@ -589,3 +589,10 @@ int kpy_live_rename(const char *old, const char *new, struct kpy_err *e)
 	rename(new, old);
 	return -1;
 }
+
+char *kpy_live_uv_path(const char *root, const char *name)
+{
+	char *p;
+
+	return asprintf(&p, "%s/" KPY_LIVE_UV_DIR "/%s", root, name) < 0 ? NULL : p;
+}

@@ -21,6 +21,12 @@ char *kpy_live_root(struct kpy_err *e);
  * while it stays a directory of ours. A symlink or file of ours there is an error. */
 char *kpy_user_root(struct kpy_err *e);
 
+/* Where the live uv cache NAME goes under the live root ROOT: ROOT/.uv/NAME, hidden
+ * (never an env's name) and on the envs' file system, so that uv can hard-link from
+ * it into them. Malloc'd; NULL when out of memory. ROOT/.uv is not made here. */
+char *kpy_live_uv_path(const char *root, const char *name);
+#define KPY_LIVE_UV_DIR ".uv"
+
 /* Remove ROOT/.job-N@<this host> directories whose job N has no process of this user
  * left on this host, except KEEP (a job id or NULL). Returns how many were removed. */
 int kpy_live_prune(const char *root, const char *keep);

@@ -17,13 +17,16 @@ const struct cmd kpy_cmds[] = {
 	  "holds that name).\n"
 	  "Without NAME a placeholder is used: venv, venv1, ... Through the shell\n"
 	  "function (eval \"$(kpy bash)\") the new env is activated.\n" },
-	{ "save", cmd_save, "save [-f] NAME",
+	{ "save", cmd_save, "save [-f] NAME | save [-f] --uv-cache NAME [DIR]",
 	  "Archive the active environment ($VIRTUAL_ENV) to\n"
 	  "<pipdir>/venv_archives/NAME.tar.zst. An existing NAME is replaced only with -f,\n"
 	  "atomically. The env's prompt becomes NAME; a live env (made by create or load)\n"
 	  "is also renamed to NAME when that name is free, and stays active.\n\n"
-	  "  -f, --force   replace an existing archive\n" },
-	{ "load", cmd_load, "load [-f] [--sh] [NAME] [--as NEW]",
+	  "  -f, --force   replace an existing archive\n"
+	  "  --uv-cache    archive the uv cache DIR (default $UV_CACHE_DIR, else\n"
+	  "                $XDG_CACHE_HOME/uv, else ~/.cache/uv) to\n"
+	  "                <pipdir>/uv_caches/NAME.tar.zst, its hard links and symlinks kept\n" },
+	{ "load", cmd_load, "load [-f] [--sh] [--uv-cache] [NAME] [--as NEW]",
 	  "Restore the saved environment NAME as NEW (default NAME) where create would\n"
 	  "put it, rewrite its paths for the new place, and (through the shell function)\n"
 	  "activate it. If it is already loaded from the same save, it is just activated:\n"
@@ -34,7 +37,10 @@ const struct cmd kpy_cmds[] = {
 	  "  --as NEW   load under another name (and prompt)\n"
 	  "  -f         reload: replace the loaded copy (changes in it are lost)\n"
 	  "  --sh       print shell code that activates it (and, on a compute node, makes\n"
-	  "             pip and uv offline), for scripts: eval \"$(kpy load NAME --sh)\"\n" },
+	  "             pip and uv offline), for scripts: eval \"$(kpy load NAME --sh)\"\n"
+	  "  --uv-cache restore the saved uv cache NAME instead, beside the live envs\n"
+	  "             (<live dir>/.uv/NAME, once per job), and (through the shell\n"
+	  "             function, or --sh) export UV_CACHE_DIR pointing at it\n" },
 	{ "activate", cmd_activate, "activate [--sh] [NAME] | activate -l",
 	  "Activate the loaded or created environment NAME (through the shell function;\n"
 	  "otherwise print the 'source .../bin/activate' line to run, so that\n"
@@ -47,12 +53,15 @@ const struct cmd kpy_cmds[] = {
 	  "Remove the live (created or loaded) environment NAME from this machine's live\n"
 	  "directory (the saved archive stays). Through the shell function, the shell is\n"
 	  "deactivated if NAME was its active environment.\n" },
-	{ "list", cmd_list, "list [--names]",
-	  "List the saved environments: name, Python version, archive size, save date.\n"
-	  "Says so when the pipdir does not exist.\n\n"
-	  "  --names   print only the names, one a line\n" },
-	{ "rm", cmd_rm, "rm NAME",
-	  "Delete the saved environment NAME from the pipdir.\n" },
+	{ "list", cmd_list, "list [--names] [--uv-cache]",
+	  "List the saved environments: name, Python version, archive size, save date;\n"
+	  "then the saved uv caches, if any: name, size, date, files. Says so when the\n"
+	  "pipdir does not exist.\n\n"
+	  "  --names     print only the names, one a line (the environments')\n"
+	  "  --uv-cache  the uv caches only\n" },
+	{ "rm", cmd_rm, "rm [--uv-cache] NAME",
+	  "Delete the saved environment NAME (with --uv-cache: the saved uv cache NAME)\n"
+	  "from the pipdir.\n" },
 	{ "export", cmd_export, "export NAME PATH",
 	  "Restore the saved environment NAME into the directory PATH, which must not\n"
 	  "exist, with its paths rewritten for PATH. Missing parents of PATH are made.\n" },
@@ -75,8 +84,8 @@ const struct cmd kpy_cmds[] = {
 static void usage(FILE *f)
 {
 	fprintf(f, "usage: kpy COMMAND [ARGS]\n\n"
-		   "Save Python virtual environments as compressed archives and restore them\n"
-		   "quickly on Slurm compute nodes.\n\ncommands:\n");
+		   "Save Python virtual environments (and uv caches) as compressed archives and\n"
+		   "restore them quickly on Slurm compute nodes.\n\ncommands:\n");
 	for (const struct cmd *c = kpy_cmds; c->name; c++)
 		fprintf(f, "  kpy %s\n", c->usage);
 	fprintf(f, "\n  kpy help COMMAND, kpy COMMAND --help   help on one command\n"
@@ -97,9 +106,10 @@ static const struct {
 	const char *cmd;
 	const char *opts[4];
 } cmd_opts[] = {
-	{ "save", { "--force", "-f" } },
-	{ "load", { "--as" } },
-	{ "list", { "--names", "-q" } },
+	{ "save", { "--force", "-f", "--uv-cache" } },
+	{ "load", { "--as", "--sh", "--force", "--uv-cache" } },
+	{ "list", { "--names", "-q", "--uv-cache" } },
+	{ "rm", { "--uv-cache" } },
 	{ "config", { "--unset" } },
 	{ NULL, { NULL } },
 };

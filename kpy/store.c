@@ -221,17 +221,28 @@ static char *saved_names(const char *pipdir, const char *kind, const char *name,
 	return s;
 }
 
+const char *kpy_store_noun(const char *kind)
+{
+	return strcmp(kind, KPY_KIND_UV) == 0 ? "uv cache" : "environment";
+}
+
 int kpy_store_missing(const char *pipdir, const char *kind, const char *name,
 		      struct kpy_err *e)
 {
 	char *closest, *names = saved_names(pipdir, kind, name, &closest);
+	const char *other = strcmp(kind, KPY_KIND_UV) == 0 ? KPY_KIND_VENV : KPY_KIND_UV;
+	char *there = kpy_store_path(pipdir, other, name), also[128] = "";
 
+	/* the same name saved as the other kind is the likeliest mix-up */
+	if (there != NULL && access(there, F_OK) == 0)
+		snprintf(also, sizeof(also), " (a saved %s has that name)", kpy_store_noun(other));
+	free(there);
 	if (closest != NULL)
-		kpy_err_set(e, KPY_ENOENT, "no saved environment named '%s' in %s; did you mean '%s'? saved: %s",
-			    name, pipdir, closest, names ? names : "none");
+		kpy_err_set(e, KPY_ENOENT, "no saved %s named '%s' in %s%s; did you mean '%s'? saved: %s",
+			    kpy_store_noun(kind), name, pipdir, also, closest, names ? names : "none");
 	else
-		kpy_err_set(e, KPY_ENOENT, "no saved environment named '%s' in %s; saved: %s",
-			    name, pipdir, names ? names : "none");
+		kpy_err_set(e, KPY_ENOENT, "no saved %s named '%s' in %s%s; saved: %s",
+			    kpy_store_noun(kind), name, pipdir, also, names ? names : "none");
 	free(closest);
 	free(names);
 	return -1;

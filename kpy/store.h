@@ -38,7 +38,11 @@ int kpy_store_list(const char *pipdir, const char *kind, struct kpy_saved **out,
 		   size_t *n, struct kpy_err *e);
 void kpy_saved_free(struct kpy_saved *v, size_t n);
 
-/* Set a KPY_ENOENT error for NAME that lists the saved names; returns -1. */
+/* "environment" for KPY_KIND_VENV, "uv cache" for KPY_KIND_UV: for messages. */
+const char *kpy_store_noun(const char *kind);
+
+/* Set a KPY_ENOENT error for NAME that lists the saved names of KIND (and says so
+ * when the other kind has NAME); returns -1. */
 int kpy_store_missing(const char *pipdir, const char *kind, const char *name,
 		      struct kpy_err *e);
 

@@ -1,4 +1,4 @@
-/* args.c: the --kpy-env option table and the plugstack.conf key=value arguments. */
+/* args.c: the --kpy-env and --kpy-uv-cache option table and the plugstack.conf key=value arguments. */
 #include "autoconfig.h"
 #include "args.h"
 
@@ -8,32 +8,41 @@
 
 #include "log.h"
 
-static char *opt_env;
+/* what each option was given, indexed by its val */
+enum { OPT_ENV, OPT_UV, OPT_N };
+static char *opt_val[OPT_N];
 
-static int opt_env_cb(int val, const char *optarg, int remote);
+static int opt_cb(int val, const char *optarg, int remote);
 
 static struct spank_option kpy_options[] = {
 	{
 		"kpy-env", "NAME",
 		"[kpy] restore the saved environment NAME on each node's scratch and "
 		"activate it for the job's tasks (default: $KPY_ENV)",
-		1, 0, opt_env_cb
+		1, OPT_ENV, opt_cb
+	},
+	{
+		"kpy-uv-cache", "NAME",
+		"[kpy] restore the saved uv cache NAME on each node's scratch and point "
+		"UV_CACHE_DIR at it for the job's tasks (default: $KPY_UV_CACHE)",
+		1, OPT_UV, opt_cb
 	},
 	SPANK_OPTIONS_TABLE_END
 };
 
 /* The name is only kept here: it is checked in init_post_opt, because Slurm echoes
  * the raw argument of an option whose callback fails, newlines and all. */
-static int opt_env_cb(int val, const char *optarg, int remote)
+static int opt_cb(int val, const char *optarg, int remote)
 {
 	char *dup = strdup(optarg != NULL ? optarg : "");
 
-	if (dup == NULL) {
+	if (dup == NULL || val < 0 || val >= OPT_N) {
+		free(dup);
 		slurm_error("kpy: out of memory");
 		return -1;
 	}
-	free(opt_env);
-	opt_env = dup;
+	free(opt_val[val]);
+	opt_val[val] = dup;
 	return 0;
 }
 
@@ -54,13 +63,20 @@ int kpy_args_register(spank_t sp)
 
 const char *kpy_args_env(void)
 {
-	return opt_env;
+	return opt_val[OPT_ENV];
+}
+
+const char *kpy_args_uv_cache(void)
+{
+	return opt_val[OPT_UV];
 }
 
 void kpy_args_free(void)
 {
-	free(opt_env);
-	opt_env = NULL;
+	for (int i = 0; i < OPT_N; i++) {
+		free(opt_val[i]);
+		opt_val[i] = NULL;
+	}
 }
 
 static int parse_path(const char *arg, const char *val, const char **out)

@@ -1,4 +1,4 @@
-/* args.h: the plugin's user options (--kpy-env) and its plugstack.conf arguments. */
+/* args.h: the plugin's user options (--kpy-env, --kpy-uv-cache) and its plugstack.conf arguments. */
 #ifndef KPY_PLUGIN_ARGS_H
 #define KPY_PLUGIN_ARGS_H
 
@@ -22,11 +22,13 @@ struct kpy_plugin_config {
  * error naming it, logged with slurm_error. */
 int kpy_args_parse(int ac, char **av, struct kpy_plugin_config *c);
 
-/* Register --kpy-env with srun, sbatch and salloc. */
+/* Register --kpy-env and --kpy-uv-cache with srun, sbatch and salloc. */
 int kpy_args_register(spank_t sp);
 
 /* The value given with --kpy-env, or NULL when the option was not used. */
 const char *kpy_args_env(void);
+/* The value given with --kpy-uv-cache, or NULL when the option was not used. */
+const char *kpy_args_uv_cache(void);
 
 void kpy_args_free(void);
 

@@ -19,27 +19,34 @@
 #include "scratch.h"
 #include "store.h"
 
+#define KPY_MAX_ERRORS 2 /* one for the env, one for the uv cache */
+
 static struct {
 	struct kpy_plugin_config cfg;
-	char *name;     /* env to restore; NULL when the plugin has nothing to do */
-	char *error;    /* remembered for task_init */
+	char *name;     /* env to restore; NULL when there is none */
+	char *uv;       /* uv cache to restore; NULL when there is none */
+	char *error[KPY_MAX_ERRORS]; /* remembered for task_init */
 } ctx;
 
 static void remember(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
-/* Keep the first error for task_init, escaped: names and messages come from users. */
+/* Keep the error for task_init, escaped: names and messages come from users. The
+ * env and the uv cache each get theirs; anything after that is dropped. */
 static void remember(const char *fmt, ...)
 {
 	va_list ap;
 	char *raw = NULL;
+	int k = 0;
 
-	if (ctx.error != NULL)
+	while (k < KPY_MAX_ERRORS && ctx.error[k] != NULL)
+		k++;
+	if (k == KPY_MAX_ERRORS)
 		return;
 	va_start(ap, fmt);
 	if (vasprintf(&raw, fmt, ap) < 0)
 		raw = NULL;
 	va_end(ap);
-	ctx.error = kpy_log_format("%s", raw != NULL ? raw : "kpy: out of memory");
+	ctx.error[k] = kpy_log_format("%s", raw != NULL ? raw : "kpy: out of memory");
 	free(raw);
 }
 
@@ -84,24 +91,37 @@ int kpy_remote_init(spank_t sp, int ac, char **av)
 	return kpy_args_register(sp);
 }
 
-int kpy_remote_post_opt(spank_t sp)
+/* The name given with the option, else VAR, else SLURM_SPANK_VAR (the job control
+ * environment); NULL when none is set. A bad name is remembered for task_init. */
+static char *pick_name(spank_t sp, const char *opt, const char *var, const char *what)
 {
 	struct kpy_err e = KPY_ERR_INIT;
+	char spank_var[64], label[32], *name;
+
+	snprintf(spank_var, sizeof(spank_var), "SLURM_SPANK_%s", var);
+	name = opt != NULL ? strdup(opt) : job_getenv(sp, var);
+	if (name == NULL)
+		name = job_getenv(sp, spank_var);
+	if (name != NULL && name[0] == '\0') {
+		free(name);
+		name = NULL;
+	}
+	snprintf(label, sizeof(label), "%s name", what);
+	if (name != NULL && kpy_name_check(name, label, &e) < 0)
+		remember("kpy: cannot use %s '%s': %s", what, name, e.msg);
+	return name;
+}
+
+int kpy_remote_post_opt(spank_t sp)
+{
 	const char *opt = kpy_args_env();
 
 	/* the option given to this step wins over KPY_ENV inherited from the batch job;
 	 * sbatch --export=NONE (or =VARS) drops both the option and KPY_ENV from the batch
 	 * step's environment, but Slurm passes the job control environment, where sbatch
 	 * and salloc put the name too, to every step as SLURM_SPANK_KPY_ENV */
-	ctx.name = opt != NULL ? strdup(opt) : job_getenv(sp, "KPY_ENV");
-	if (ctx.name == NULL)
-		ctx.name = job_getenv(sp, "SLURM_SPANK_KPY_ENV");
-	if (ctx.name != NULL && ctx.name[0] == '\0') {
-		free(ctx.name);
-		ctx.name = NULL;
-	}
-	if (ctx.name != NULL && kpy_name_check(ctx.name, "environment name", &e) < 0)
-		remember("kpy: cannot use environment '%s': %s", ctx.name, e.msg);
+	ctx.name = pick_name(sp, opt, "KPY_ENV", "environment");
+	ctx.uv = pick_name(sp, kpy_args_uv_cache(), "KPY_UV_CACHE", "uv cache");
 	return 0;
 }
 
@@ -159,15 +179,38 @@ static int get_job(spank_t sp, struct kpy_job *j)
 /* a step of sbatch --export=NONE has no PATH: keep the commands execvp would find */
 #define KPY_DEFAULT_PATH "/usr/local/bin:/usr/bin:/bin"
 
+/* plugstack.conf offline=yes: pip and uv install from the wheelhouse only */
+static int export_offline(spank_t sp, const char *pipdir)
+{
+	char *wheels = NULL;
+	int rv = -1;
+
+	if (!ctx.cfg.offline)
+		return 0;
+	if (asprintf(&wheels, "%s/wheels", pipdir) < 0) {
+		remember("kpy: out of memory");
+		return -1;
+	}
+	if (job_setenv(sp, "PIP_NO_INDEX", "1") < 0 ||
+	    job_setenv(sp, "PIP_FIND_LINKS", wheels) < 0 ||
+	    job_setenv(sp, "UV_OFFLINE", "1") < 0 ||
+	    job_setenv(sp, "UV_FIND_LINKS", wheels) < 0 ||
+	    job_setenv(sp, "UV_PYTHON_DOWNLOADS", "never") < 0)
+		goto fail;
+	rv = 0;
+fail:
+	free(wheels);
+	return rv;
+}
+
 static int export_env(spank_t sp, const struct kpy_job *j, const char *pipdir)
 {
-	char *dest = NULL, *bin = NULL, *path = NULL, *newpath = NULL, *wheels = NULL;
+	char *dest = NULL, *bin = NULL, *path = NULL, *newpath = NULL;
 	int rv = -1;
 	size_t blen;
 
-	if (asprintf(&dest, "%s/kpy/%s", j->scratch, ctx.name) < 0 ||
-	    asprintf(&bin, "%s/bin", dest) < 0 ||
-	    asprintf(&wheels, "%s/wheels", pipdir) < 0) {
+	if ((dest = kpy_plugin_target(j->scratch, KPY_KIND_VENV, ctx.name)) == NULL ||
+	    asprintf(&bin, "%s/bin", dest) < 0) {
 		remember("kpy: out of memory");
 		goto fail;
 	}
@@ -190,12 +233,7 @@ static int export_env(spank_t sp, const struct kpy_job *j, const char *pipdir)
 	    job_setenv(sp, "PATH", newpath) < 0)
 		goto fail;
 	spank_unsetenv(sp, "PYTHONHOME");
-	if (ctx.cfg.offline &&
-	    (job_setenv(sp, "PIP_NO_INDEX", "1") < 0 ||
-	     job_setenv(sp, "PIP_FIND_LINKS", wheels) < 0 ||
-	     job_setenv(sp, "UV_OFFLINE", "1") < 0 ||
-	     job_setenv(sp, "UV_FIND_LINKS", wheels) < 0 ||
-	     job_setenv(sp, "UV_PYTHON_DOWNLOADS", "never") < 0))
+	if (export_offline(sp, pipdir) < 0)
 		goto fail;
 	rv = 0;
 fail:
@@ -203,7 +241,72 @@ fail:
 	free(bin);
 	free(path);
 	free(newpath);
-	free(wheels);
+	return rv;
+}
+
+/* The restored uv cache: UV_CACHE_DIR for the tasks, and uv offline. */
+static int export_uv(spank_t sp, const struct kpy_job *j, const char *pipdir)
+{
+	char *dest = kpy_plugin_target(j->scratch, KPY_KIND_UV, ctx.uv), *path;
+	int rv = -1;
+
+	if (dest == NULL) {
+		remember("kpy: out of memory");
+		return -1;
+	}
+	/* as for envs: a step of sbatch --export=NONE would find no uv, nor anything */
+	path = job_getenv(sp, "PATH");
+	if ((path == NULL || path[0] == '\0') && job_setenv(sp, "PATH", KPY_DEFAULT_PATH) < 0) {
+		free(path);
+		goto fail;
+	}
+	free(path);
+	if ((j->make_scratch && job_setenv(sp, "SLURM_TMPDIR", j->scratch) < 0) ||
+	    job_setenv(sp, "KPY_UV_CACHE", ctx.uv) < 0 ||
+	    job_setenv(sp, "UV_CACHE_DIR", dest) < 0 ||
+	    export_offline(sp, pipdir) < 0)
+		goto fail;
+	rv = 0;
+fail:
+	free(dest);
+	return rv;
+}
+
+/* Have NAME of KIND restored for job J (once per job per node) and exported to the
+ * tasks; a failure is remembered for task_init. */
+static int restore_one(spank_t sp, struct kpy_job *j, const char *kind, const char *name,
+		       const char *host, struct kpy_reply *r)
+{
+	struct timespec t0, t1;
+	char *err = NULL, *dest = NULL;
+	const char *what = kpy_store_noun(kind);
+	int uv = strcmp(kind, KPY_KIND_UV) == 0, rv = -1;
+	long ms;
+
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	if (kpy_restore_run(j, kind, name, &ctx.cfg, r, &err) < 0) {
+		remember("%s", err);
+		goto fail;
+	}
+	if (r->note[0] != '\0')
+		kpy_log_info("kpy: %s", r->note);
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	ms = (t1.tv_sec - t0.tv_sec) * 1000 + (t1.tv_nsec - t0.tv_nsec) / 1000000;
+	if (r->code != 0) {
+		remember("kpy: cannot restore %s '%s' on %s: %s", what, name, host, r->msg);
+		goto fail;
+	}
+	dest = kpy_plugin_target(j->scratch, kind, name);
+	if (r->restored)
+		kpy_log_info("kpy: restored %s%s into %s in %ld ms", uv ? "the uv cache " : "", name,
+			     dest ? dest : j->scratch, ms);
+	else
+		kpy_log_info("kpy: %s%s already restored in %s (%ld ms)", uv ? "the uv cache " : "",
+			     name, dest ? dest : j->scratch, ms);
+	rv = uv ? export_uv(sp, j, r->pipdir) : export_env(sp, j, r->pipdir);
+fail:
+	free(dest);
+	free(err);
 	return rv;
 }
 
@@ -211,12 +314,10 @@ int kpy_remote_user_init(spank_t sp)
 {
 	struct kpy_job j = { 0 };
 	struct kpy_reply *r = NULL;
-	struct timespec t0, t1;
-	char host[256] = "this node", *node, *err = NULL;
-	long ms;
+	char host[256] = "this node", *node;
 	int rv = -1;
 
-	if (ctx.name == NULL || ctx.error != NULL)
+	if ((ctx.name == NULL && ctx.uv == NULL) || ctx.error[0] != NULL)
 		return 0;
 	node = job_getenv(sp, "SLURMD_NODENAME");
 	if (node != NULL || getenv("SLURMD_NODENAME") != NULL)
@@ -231,28 +332,12 @@ int kpy_remote_user_init(spank_t sp)
 	}
 	if (get_job(sp, &j) < 0)
 		goto fail;
-	clock_gettime(CLOCK_MONOTONIC, &t0);
-	if (kpy_restore_run(&j, ctx.name, &ctx.cfg, r, &err) < 0) {
-		remember("%s", err);
-		goto fail;
-	}
-	if (r->note[0] != '\0')
-		kpy_log_info("kpy: %s", r->note);
-	clock_gettime(CLOCK_MONOTONIC, &t1);
-	ms = (t1.tv_sec - t0.tv_sec) * 1000 + (t1.tv_nsec - t0.tv_nsec) / 1000000;
-	if (r->code != 0) {
-		remember("kpy: cannot restore environment '%s' on %s: %s", ctx.name, host, r->msg);
-		goto fail;
-	}
-	if (r->restored)
-		kpy_log_info("kpy: restored %s into %s/kpy/%s in %ld ms", ctx.name, j.scratch,
-			     ctx.name, ms);
-	else
-		kpy_log_info("kpy: %s already restored in %s/kpy/%s (%ld ms)", ctx.name,
-			     j.scratch, ctx.name, ms);
-	if (export_env(sp, &j, r->pipdir) < 0)
-		goto fail;
+	/* both are tried, so that a step with a bad env and a bad uv cache hears of both */
 	rv = 0;
+	if (ctx.name != NULL && restore_one(sp, &j, KPY_KIND_VENV, ctx.name, host, r) < 0)
+		rv = -1;
+	if (ctx.uv != NULL && restore_one(sp, &j, KPY_KIND_UV, ctx.uv, host, r) < 0)
+		rv = -1;
 fail:
 	/* Slurm ignores an error returned here (srun would exit 0) and drains the node for a
 	 * batch step; task_init reports it instead, which fails the step cleanly. */
@@ -262,7 +347,6 @@ fail:
 	free(j.user);
 	free(j.scratch);
 	free(r);
-	free(err);
 	return 0;
 }
 
@@ -270,20 +354,25 @@ int kpy_remote_task_init(spank_t sp)
 {
 	int task = 0;
 
-	if (ctx.error == NULL)
+	if (ctx.error[0] == NULL)
 		return 0;
 	/* one message per node, not one per task */
 	if (spank_get_item(sp, S_TASK_ID, &task) != ESPANK_SUCCESS || task == 0)
-		slurm_error("%s", ctx.error);
+		for (int k = 0; k < KPY_MAX_ERRORS && ctx.error[k] != NULL; k++)
+			slurm_error("%s", ctx.error[k]);
 	return -1;
 }
 
 int kpy_remote_exit(spank_t sp)
 {
 	free(ctx.name);
-	free(ctx.error);
+	free(ctx.uv);
 	ctx.name = NULL;
-	ctx.error = NULL;
+	ctx.uv = NULL;
+	for (int k = 0; k < KPY_MAX_ERRORS; k++) {
+		free(ctx.error[k]);
+		ctx.error[k] = NULL;
+	}
 	kpy_args_free();
 	return 0;
 }

@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include "config.h"
+#include "live.h"
 #include "once.h"
 #include "scratch.h"
 #include "store.h"
@@ -107,8 +108,8 @@ static int drop_privileges(const struct kpy_job *j, pid_t parent,
 
 /* Say what the user should do about a failed restore. The core's message stands as
  * it is, except where a plugstack.conf setting makes its advice wrong. */
-static void explain(const struct kpy_job *j, const char *name, const char *pipdir,
-		    const char *archive, int site_pipdir, struct kpy_err *e)
+static void explain(const struct kpy_job *j, const char *kind, const char *name,
+		    const char *pipdir, const char *archive, int site_pipdir, struct kpy_err *e)
 {
 	struct kpy_err pe = KPY_ERR_INIT;
 	struct stat st;
@@ -123,7 +124,7 @@ static void explain(const struct kpy_job *j, const char *name, const char *pipdi
 	}
 	if (e->code == KPY_EDAMAGED || e->code == KPY_ENOPYTHON)
 		return;
-	if (kpy_store_check(pipdir, KPY_KIND_VENV, 0, 0, &pe) < 0 && pe.code != KPY_ENOENT) {
+	if (kpy_store_check(pipdir, kind, 0, 0, &pe) < 0 && pe.code != KPY_ENOENT) {
 		kpy_err_clear(e);
 		/* the core would say 'kpy config pipdir', which does not apply here */
 		if (site_pipdir)
@@ -133,11 +134,11 @@ static void explain(const struct kpy_job *j, const char *name, const char *pipdi
 			kpy_err_set(e, pe.code, "%s", pe.msg);
 	} else if (stat(archive, &st) < 0 && errno == ENOENT) {
 		kpy_err_clear(e);
-		kpy_store_missing(pipdir, KPY_KIND_VENV, name, e);
+		kpy_store_missing(pipdir, kind, name, e);
 	}
 }
 
-static void child_restore(const struct kpy_job *j, const char *name,
+static void child_restore(const struct kpy_job *j, const char *kind, const char *name,
 			  const struct kpy_plugin_config *pc, pid_t parent, int *reply,
 			  struct kpy_reply *out)
 {
@@ -181,16 +182,27 @@ static void child_restore(const struct kpy_job *j, const char *name,
 		goto out;
 	}
 	strcpy(out->pipdir, pipdir);
-	archive = kpy_store_path(pipdir, KPY_KIND_VENV, name);
-	if (archive == NULL || asprintf(&root, "%s/kpy", j->scratch) < 0 ||
-	    asprintf(&dest, "%s/%s", root, name) < 0) {
+	archive = kpy_store_path(pipdir, kind, name);
+	if (archive == NULL || (root = kpy_plugin_live_root(j->scratch)) == NULL ||
+	    (dest = kpy_plugin_target(j->scratch, kind, name)) == NULL) {
 		kpy_err_set(&e, KPY_EFAIL, "out of memory");
 		goto out;
 	}
 	if (kpy_mkdirs(root, 0700, &e) < 0)
 		goto out;
+	/* a uv cache goes to <root>/.uv/NAME, beside the envs: uv hard-links from it */
+	if (strcmp(kind, KPY_KIND_UV) == 0) {
+		char *uvdir = NULL;
+		int bad = asprintf(&uvdir, "%s/" KPY_LIVE_UV_DIR, root) < 0 ||
+			  (mkdir(uvdir, 0755) < 0 && errno != EEXIST);
+		if (bad)
+			kpy_err_sys(&e, uvdir ? errno : ENOMEM, "cannot create %s", uvdir ? uvdir : root);
+		free(uvdir);
+		if (bad)
+			goto out;
+	}
 	if (kpy_restore_once(archive, dest, &out->restored, &e) < 0) {
-		explain(j, name, pipdir, archive, pc->pipdir != NULL, &e);
+		explain(j, kind, name, pipdir, archive, pc->pipdir != NULL, &e);
 		goto out;
 	}
 	rv = 0;
@@ -264,7 +276,26 @@ static int read_reply(int fd, const struct timespec *deadline, struct kpy_reply 
 	}
 }
 
-int kpy_restore_run(const struct kpy_job *j, const char *name,
+char *kpy_plugin_live_root(const char *scratch)
+{
+	char *p;
+
+	return asprintf(&p, "%s/kpy", scratch) < 0 ? NULL : p;
+}
+
+char *kpy_plugin_target(const char *scratch, const char *kind, const char *name)
+{
+	char *root = kpy_plugin_live_root(scratch), *p = NULL;
+
+	if (root != NULL && strcmp(kind, KPY_KIND_UV) == 0)
+		p = kpy_live_uv_path(root, name);
+	else if (root != NULL && asprintf(&p, "%s/%s", root, name) < 0)
+		p = NULL;
+	free(root);
+	return p;
+}
+
+int kpy_restore_run(const struct kpy_job *j, const char *kind, const char *name,
 		    const struct kpy_plugin_config *cfg, struct kpy_reply *out, char **err)
 {
 	int fds[2] = { -1, -1 }, status = 0, rv = -1, late;
@@ -288,7 +319,7 @@ int kpy_restore_run(const struct kpy_job *j, const char *name,
 
 		close(fds[0]);
 		memset(out, 0, sizeof(*out));
-		child_restore(j, name, cfg, parent, &fds[1], out);
+		child_restore(j, kind, name, cfg, parent, &fds[1], out);
 		while (off < sizeof(*out)) {
 			n = write(fds[1], (char *)out + off, sizeof(*out) - off);
 			if (n < 0 && errno == EINTR)
@@ -315,23 +346,23 @@ int kpy_restore_run(const struct kpy_job *j, const char *name,
 		}
 	}
 	if (late) {
-		*err = say("kpy: restoring environment '%s' took longer than %u "
+		*err = say("kpy: restoring %s '%s' took longer than %u "
 				      "seconds and was stopped (plugstack.conf restore_timeout=%u); "
 				      "ask your admin to raise restore_timeout, or make the "
-				      "environment smaller", name, cfg->restore_timeout,
-				      cfg->restore_timeout);
+				      "%s smaller", kpy_store_noun(kind), name, cfg->restore_timeout,
+				      cfg->restore_timeout, kpy_store_noun(kind));
 		goto fail;
 	}
 	if (got != sizeof(*out)) {
 		if (WIFSIGNALED(status))
-			*err = say("kpy: restoring environment '%s' was killed by "
-					      "signal %d (%s)%s", name, WTERMSIG(status),
+			*err = say("kpy: restoring %s '%s' was killed by "
+					      "signal %d (%s)%s", kpy_store_noun(kind), name, WTERMSIG(status),
 					      strsignal(WTERMSIG(status)),
 					      cfg->restore_memory ? "; if it ran out of memory, ask "
 					      "your admin to raise plugstack.conf restore_memory=" : "");
 		else
-			*err = say("kpy: restoring environment '%s' failed without a "
-					      "message (exit %d)", name,
+			*err = say("kpy: restoring %s '%s' failed without a "
+					      "message (exit %d)", kpy_store_noun(kind), name,
 					      WIFEXITED(status) ? WEXITSTATUS(status) : -1);
 		goto fail;
 	}

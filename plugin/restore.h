@@ -30,14 +30,20 @@ struct kpy_reply {
 	char msg[sizeof(((struct kpy_err *)0)->msg)];
 };
 
-/* Restore NAME for job J in a child: all descriptors but the reply pipe closed,
+/* The job's live root, <scratch>/kpy, and where NAME of KIND (KPY_KIND_VENV or
+ * KPY_KIND_UV) goes in it: <scratch>/kpy/NAME, or <scratch>/kpy/.uv/NAME for a uv
+ * cache (kpy_live_uv_path). Malloc'd; NULL when out of memory. */
+char *kpy_plugin_live_root(const char *scratch);
+char *kpy_plugin_target(const char *scratch, const char *kind, const char *name);
+
+/* Restore NAME of KIND (KPY_KIND_VENV or KPY_KIND_UV) for job J in a child: all descriptors but the reply pipe closed,
  * oom_score_adj 0, default signal handling (SIGTERM kills it), root only to make the
  * scratch, then the job's user for good, not dumpable, killed if slurmstepd dies,
  * its address space bounded by CFG->restore_memory and its run by
  * CFG->restore_timeout. 0 with OUT filled (OUT->code says whether the restore
  * worked); -1 when the child could not run or gave no reply, with *ERR a malloc'd
  * message for the user (not yet escaped). */
-int kpy_restore_run(const struct kpy_job *j, const char *name,
+int kpy_restore_run(const struct kpy_job *j, const char *kind, const char *name,
 		    const struct kpy_plugin_config *cfg, struct kpy_reply *out, char **err);
 
 #endif

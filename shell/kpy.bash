@@ -63,7 +63,7 @@ function __kpy_switch {
 
 # kpy ARGS...: run the kpy binary; if it names an environment on fd 9
 # (KPY_ACTIVATE_FD), switch to it (__kpy_switch) and, on a compute node, make
-# pip offline. Stdout and stderr of the binary pass through untouched. If the
+# pip offline; if it names a uv cache there (UV_CACHE_DIR=PATH), export that. Stdout and stderr of the binary pass through untouched. If the
 # active venv was removed (kpy unload), deactivate it.
 function kpy {
 	local __kpy_act __kpy_rc __kpy_x
@@ -71,7 +71,11 @@ function kpy {
 	{ __kpy_act=$(KPY_ACTIVATE_FD=9 "$__kpy_x" "$@" 9>&1 1>&8 8>&-); __kpy_rc=$?; } 8>&1
 	# keep only the last line the binary wrote, if it wrote several
 	__kpy_act=${__kpy_act##*$'\n'}
-	if [ -n "$__kpy_act" ]; then
+	if [ "${__kpy_act#UV_CACHE_DIR=}" != "$__kpy_act" ]; then
+		# kpy load --uv-cache: uv finds the restored cache
+		export UV_CACHE_DIR="${__kpy_act#UV_CACHE_DIR=}"
+		__kpy_offline
+	elif [ -n "$__kpy_act" ]; then
 		if [ ! -f "$__kpy_act/bin/activate" ]; then
 			printf 'kpy: cannot activate %s: %s/bin/activate not found\n' \
 				"$__kpy_act" "$__kpy_act" >&2
@@ -274,10 +278,13 @@ function __kpy_complete {
 		mapfile -t COMPREPLY < <(compgen -W "$__kpy_words" -- "$__kpy_cur")
 		return 0
 	fi
-	# position of the current word among the command's non-option arguments
+	# position of the current word among the command's non-option arguments,
+	# and whether they name uv caches (--uv-cache) rather than envs
+	local __kpy_kind=""
 	for ((__kpy_i = 2; __kpy_i < COMP_CWORD; __kpy_i++)); do
 		case ${COMP_WORDS[__kpy_i]} in
 		--as) __kpy_i=$((__kpy_i + 1)) ;;
+		--uv-cache) __kpy_kind=--uv-cache ;;
 		-*) ;;
 		*) __kpy_npos=$((__kpy_npos + 1)) ;;
 		esac
@@ -285,10 +292,11 @@ function __kpy_complete {
 	case $__kpy_cur in
 	-*)
 		case $__kpy_cmd in
-		save) __kpy_words="-f --help" ;;
-		load) __kpy_words="--as -f --sh --help" ;;
+		save) __kpy_words="-f --uv-cache --help" ;;
+		load) __kpy_words="--as -f --sh --uv-cache --help" ;;
 		activate) __kpy_words="-l --sh --help" ;;
-		list) __kpy_words="--names --help" ;;
+		list) __kpy_words="--names --uv-cache --help" ;;
+		rm) __kpy_words="--uv-cache --help" ;;
 		config) __kpy_words="--unset --help" ;;
 		*) __kpy_words="--help" ;;
 		esac
@@ -300,11 +308,17 @@ function __kpy_complete {
 	load)
 		[ "$__kpy_prev" != --as ] || return 0
 		[ "$__kpy_npos" -eq 0 ] || return 0
-		__kpy_words=$("$__kpy_x" list --names 2> /dev/null)
+		# shellcheck disable=SC2086
+		__kpy_words=$("$__kpy_x" list --names $__kpy_kind 2> /dev/null)
 		;;
 	rm|save)
+		if [ "$__kpy_cmd" = save ] && [ -n "$__kpy_kind" ] && [ "$__kpy_npos" -eq 1 ]; then
+			mapfile -t COMPREPLY < <(compgen -d -- "$__kpy_cur")
+			return 0
+		fi
 		[ "$__kpy_npos" -eq 0 ] || return 0
-		__kpy_words=$("$__kpy_x" list --names 2> /dev/null)
+		# shellcheck disable=SC2086
+		__kpy_words=$("$__kpy_x" list --names $__kpy_kind 2> /dev/null)
 		;;
 	export)
 		if [ "$__kpy_npos" -eq 0 ]; then

@@ -8,6 +8,7 @@
 #include <sys/wait.h>
 #include "archive.h"
 #include "manifest.h"
+#include "store.h"
 #include "zio.h"
 
 static char *d;
@@ -565,4 +566,63 @@ Test(archive, failed_live_metadata_write_leaks_no_fd)
 	cr_assert_eq(rc, 0, "%s", e.msg);
 	cr_assert(warn.code != 0, "the failed write is a warning");
 	cr_assert_eq(after, before, "file descriptors leaked: %d before, %d after", before, after);
+}
+
+/* A uv cache keeps its hard links as links and its text as it is (no relocation);
+ * a venv's hard links are stored as separate files. */
+Test(archive, uv_cache_keeps_hard_links_and_text)
+{
+	struct kpy_err e = KPY_ERR_INIT, warn = KPY_ERR_INIT;
+	struct kpy_manifest m = { 0 };
+	char c[PATH_MAX], p[PATH_MAX], q[PATH_MAX], dest[PATH_MAX], out[PATH_MAX], text[PATH_MAX * 2];
+	struct stat a, b;
+
+	PATHF(c, "%s/uvc", d);
+	PATHF(p, "%s/archive-v0/x1/pkg", c);
+	cr_assert_eq(kpy_mkdirs(p, 0755, &e), 0);
+	static const char tag[] = "Signature: 8a477f597d28d172789f06886806bc55\n";
+	PATHF(p, "%s/CACHEDIR.TAG", c);
+	put(p, tag, 0644);
+	PATHF(p, "%s/archive-v0/x1/pkg/mod.py", c);
+	PATHF(text, "# made in %s\n", c);
+	put(p, text, 0644);
+	PATHF(q, "%s/archive-v0/x1/pkg/same.py", c);
+	cr_assert_eq(link(p, q), 0);
+	PATHF(q, "%s/archive-v0/x1/pkg/third.py", c);
+	cr_assert_eq(link(p, q), 0);
+	PATHF(dest, "%s/c.tar.zst", d);
+	struct kpy_save_opts o = { .name = "c", .kind = KPY_KIND_UV, .level = 3, .threads = 1 };
+	cr_assert_eq(kpy_archive_save(c, dest, &o, &warn, &e), 0, "%s", e.msg);
+	cr_assert_eq(warn.code, KPY_OK);
+	PATHF(p, "%s/.kpy", c);
+	cr_assert_not(exists(p), "saving a uv cache writes nothing into it");
+
+	PATHF(out, "%s/restored", d);
+	cr_assert_eq(kpy_archive_restore(dest, out, NULL, &m, &e), 0, "%s", e.msg);
+	cr_assert_str_eq(m.kind, KPY_KIND_UV);
+	cr_assert_eq(m.bytes, (long long)(strlen(text) + strlen(tag)), "linked bytes count once");
+	kpy_manifest_free(&m);
+	PATHF(p, "%s/archive-v0/x1/pkg/mod.py", out);
+	PATHF(q, "%s/archive-v0/x1/pkg/third.py", out);
+	cr_assert_eq(stat(p, &a), 0);
+	cr_assert_eq(stat(q, &b), 0);
+	cr_assert_eq(a.st_ino, b.st_ino, "hard links come back as links");
+	cr_assert_eq(a.st_nlink, 3);
+	char *got = get(p);
+	cr_assert_str_eq(got, text, "a uv cache's text is not relocated");
+	free(got);
+
+	/* the same links in a venv are separate files after a round trip */
+	PATHF(p, "%s/bin/tool", src);
+	PATHF(q, "%s/bin/tool2", src);
+	cr_assert_eq(link(p, q), 0);
+	PATHF(dest, "%s/v.tar.zst", d);
+	cr_assert_eq(save(dest, "v", 0, &e), 0, "%s", e.msg);
+	PATHF(out, "%s/venv-restored", d);
+	cr_assert_eq(kpy_archive_restore(dest, out, NULL, NULL, &e), 0, "%s", e.msg);
+	PATHF(p, "%s/bin/tool", out);
+	PATHF(q, "%s/bin/tool2", out);
+	cr_assert_eq(stat(p, &a), 0);
+	cr_assert_eq(stat(q, &b), 0);
+	cr_assert_neq(a.st_ino, b.st_ino);
 }
