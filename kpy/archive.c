@@ -29,30 +29,6 @@ volatile sig_atomic_t kpy_interrupted;
 #define WHOLE_FILE_MAX (8u << 20) /* files up to this size are read in one go */
 #define LIST_MAX (64u << 20)      /* bound on .kpy/ metadata read into memory */
 
-/* Format a path into BUF of SIZE bytes; one that does not fit is an error naming it
- * in full, never a truncated path to act upon. */
-__attribute__((format(printf, 4, 5)))
-static int pathf(char *buf, size_t size, struct kpy_err *e, const char *fmt, ...)
-{
-	va_list ap;
-	int n;
-
-	va_start(ap, fmt);
-	n = vsnprintf(buf, size, fmt, ap);
-	va_end(ap);
-	if (n >= 0 && (size_t)n < size)
-		return 0;
-	char *full = NULL;
-	va_start(ap, fmt);
-	if (vasprintf(&full, fmt, ap) < 0)
-		full = NULL;
-	va_end(ap);
-	kpy_err_set(e, KPY_EINVAL, "a path is longer than the limit of %zu bytes (use shorter names): %s",
-		    size - 1, full ? full : buf);
-	free(full);
-	return -1;
-}
-
 /* ---------- walking the source tree ---------- */
 
 struct ent {
@@ -252,7 +228,7 @@ static char *venv_prompt(const char *src, const char *cfg)
 
 	struct kpy_err ignore = KPY_ERR_INIT;
 
-	if (pathf(path, sizeof(path), &ignore, "%s/bin/activate", src) == 0 &&
+	if (kpy_pathf(path, sizeof(path), &ignore, "%s/bin/activate", src) == 0 &&
 	    (act = slurp(path, 1 << 20)) != NULL) {
 		const char *p = strstr(act, "VIRTUAL_ENV_PROMPT=");
 		if (p != NULL) {
@@ -292,7 +268,7 @@ static char *venv_base_python(const char *src, const char *cfg)
 
 	struct kpy_err ignore = KPY_ERR_INIT;
 
-	if (pathf(path, sizeof(path), &ignore, "%s/bin/python", src) == 0 &&
+	if (kpy_pathf(path, sizeof(path), &ignore, "%s/bin/python", src) == 0 &&
 	    realpath(path, real) != NULL && !(strncmp(real, src, sl) == 0 && real[sl] == '/'))
 		return strdup(real);
 	return cfg ? cfg_value(cfg, "executable") : NULL;
@@ -398,7 +374,7 @@ static void sweep_stale(const char *dir, const char *mark, int dirs)
 			} else {
 				char path[PATH_MAX];
 				struct kpy_err ignore = KPY_ERR_INIT;
-				if (pathf(path, sizeof(path), &ignore, "%s/%s", dir, de->d_name) == 0)
+				if (kpy_pathf(path, sizeof(path), &ignore, "%s/%s", dir, de->d_name) == 0)
 					kpy_rmtree(path, &ignore);
 			}
 		}
@@ -505,7 +481,7 @@ static int add_file(struct saver *s, const struct ent *x, struct archive_entry *
 	char edge[2 * PATH_MAX + 4];
 	size_t edgelen = 0;
 
-	if (pathf(path, sizeof(path), s->e, "%s/%s", s->src, x->rel) < 0)
+	if (kpy_pathf(path, sizeof(path), s->e, "%s/%s", s->src, x->rel) < 0)
 		return -1;
 	if ((fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC)) < 0)
 		return kpy_err_sys(s->e, errno, "cannot read %s", path);
@@ -593,7 +569,7 @@ static int add_entry(struct saver *s, const struct ent *x)
 		rv = add_file(s, x, ae);
 		goto out;
 	} else if (S_ISLNK(x->st.st_mode)) {
-		if (pathf(path, sizeof(path), s->e, "%s/%s", s->src, x->rel) < 0)
+		if (kpy_pathf(path, sizeof(path), s->e, "%s/%s", s->src, x->rel) < 0)
 			goto out;
 		ssize_t n = readlink(path, target, sizeof(target) - 1);
 		if (n < 0) {
@@ -681,8 +657,8 @@ static int put_file_at(const char *dir, const char *name, const char *data, size
 	int fd, err;
 	size_t done = 0;
 
-	if (pathf(path, sizeof(path), e, "%s/%s", dir, name) < 0 ||
-	    pathf(tmp, sizeof(tmp), e, "%s/.%s.%ld", dir, name, (long)getpid()) < 0)
+	if (kpy_pathf(path, sizeof(path), e, "%s/%s", dir, name) < 0 ||
+	    kpy_pathf(tmp, sizeof(tmp), e, "%s/.%s.%ld", dir, name, (long)getpid()) < 0)
 		return -1;
 	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0644);
 	if (fd < 0)
@@ -767,7 +743,7 @@ int kpy_archive_save(const char *src_in, const char *dest, const struct kpy_save
 		return kpy_err_sys(e, errno, "cannot save %s", src);
 	if (!S_ISDIR(st.st_mode))
 		return kpy_err_set(e, KPY_EINVAL, "cannot save %s: not a directory", src);
-	if (pathf(cfgpath, sizeof(cfgpath), e, "%s/pyvenv.cfg", src) < 0)
+	if (kpy_pathf(cfgpath, sizeof(cfgpath), e, "%s/pyvenv.cfg", src) < 0)
 		goto out;
 	cfg = slurp(cfgpath, 1 << 16);
 	if (venv && cfg == NULL) {
@@ -825,7 +801,7 @@ int kpy_archive_save(const char *src_in, const char *dest, const struct kpy_save
 			goto out;
 		}
 		temp_tag(tag, sizeof(tag));
-		if (pathf(tmp, sizeof(tmp), e, "%.*s/.%s.%s", (int)(slash - dest), dest, slash + 1, tag) < 0) {
+		if (kpy_pathf(tmp, sizeof(tmp), e, "%.*s/.%s.%s", (int)(slash - dest), dest, slash + 1, tag) < 0) {
 			tmp[0] = '\0';
 			goto out;
 		}
@@ -919,7 +895,7 @@ int kpy_archive_save(const char *src_in, const char *dest, const struct kpy_save
 		for (size_t i = 0; i < w.n; i++)
 			if (S_ISREG(w.v[i].st.st_mode) && kpy_is_activate(w.v[i].rel))
 				kpy_relocate_file(src, w.v[i].rel, &s.prompt, warn);
-		if (pathf(meta, sizeof(meta), warn, "%s/.kpy", src) < 0) {
+		if (kpy_pathf(meta, sizeof(meta), warn, "%s/.kpy", src) < 0) {
 			/* named in WARN */
 		} else if (mkdir(meta, 0755) < 0 && errno != EEXIST)
 			kpy_err_sys(warn, errno, "cannot create %s", meta);
@@ -1132,7 +1108,7 @@ static int check_python(const char *root, const char *dest, const struct kpy_man
 	struct stat st;
 	int hops = 0;
 
-	if (pathf(path, sizeof(path), e, "%s/bin/python", root) < 0)
+	if (kpy_pathf(path, sizeof(path), e, "%s/bin/python", root) < 0)
 		return -1;
 	snprintf(shown, sizeof(shown), "%s/bin/python", dest);
 	if (lstat(path, &st) < 0)
@@ -1150,7 +1126,7 @@ static int check_python(const char *root, const char *dest, const struct kpy_man
 		if (link[0] == '/') {
 			snprintf(shown, sizeof(shown), "%s", link);
 			if (strncmp(link, dest, dl) == 0 && (link[dl] == '/' || link[dl] == '\0')) {
-				if (pathf(path, sizeof(path), e, "%s%s", root, link + dl) < 0)
+				if (kpy_pathf(path, sizeof(path), e, "%s%s", root, link + dl) < 0)
 					return -1;
 			} else {
 				snprintf(path, sizeof(path), "%s", link);
@@ -1227,7 +1203,7 @@ int kpy_archive_restore(const char *archive, const char *dest_in, const char *pr
 
 	char tag[300];
 	temp_tag(tag, sizeof(tag));
-	if (pathf(tmp, sizeof(tmp), e, "%s/.%s.kpy-%s", strcmp(real, "/") ? real : "", base, tag) < 0)
+	if (kpy_pathf(tmp, sizeof(tmp), e, "%s/.%s.kpy-%s", strcmp(real, "/") ? real : "", base, tag) < 0)
 		goto out;
 	sweep_stale(real, ".kpy-", 1);
 	if (mkdtemp(tmp) == NULL) {
@@ -1309,7 +1285,7 @@ int kpy_archive_restore(const char *archive, const char *dest_in, const char *pr
 		if (type == AE_IFLNK && sym != NULL && strncmp(sym, m.prefix, olen) == 0 &&
 		    (sym[olen] == '/' || sym[olen] == '\0')) {
 			char nt[PATH_MAX * 2];
-			if (pathf(nt, sizeof(nt), e, "%s%s", dest, sym + olen) < 0)
+			if (kpy_pathf(nt, sizeof(nt), e, "%s%s", dest, sym + olen) < 0)
 				goto out;
 			archive_entry_set_symlink(ae, nt);
 		}
@@ -1371,7 +1347,7 @@ int kpy_archive_restore(const char *archive, const char *dest_in, const char *pr
 		struct kpy_reloc pr = { .old_prefix = dest, .new_prefix = dest,
 			.old_prompt = m.prompt, .new_prompt = prompt };
 		for (int i = 0; acts[i]; i++) {
-			if (pathf(full, sizeof(full), e, "%s/%s", tmp, acts[i]) < 0)
+			if (kpy_pathf(full, sizeof(full), e, "%s/%s", tmp, acts[i]) < 0)
 				goto out;
 			if (lstat(full, &st) == 0 && kpy_relocate_file(tmp, acts[i], &pr, e) < 0)
 				goto out;
