@@ -691,6 +691,37 @@ fail:
 	return kpy_err_sys(e, err, "cannot write %s", path);
 }
 
+/* venv's Activate.ps1 takes the prompt from pyvenv.cfg: make its "prompt = ..." line
+ * (if it has one) name PROMPT, as the other activate scripts do. A name is letters,
+ * digits, '.', '_' and '-', so it needs no escaping inside the quotes. */
+static int set_cfg_prompt(const char *root, const char *prompt, struct kpy_err *e)
+{
+	char path[PATH_MAX], *cfg, *line, *out = NULL;
+	size_t len;
+	int rv = 0;
+
+	if (kpy_pathf(path, sizeof(path), e, "%s/pyvenv.cfg", root) < 0)
+		return -1;
+	if ((cfg = slurp(path, 1 << 16)) == NULL)
+		return 0;
+	for (line = cfg; *line; line += strcspn(line, "\n") + (line[strcspn(line, "\n")] != '\0')) {
+		const char *p = line + strspn(line, " \t");
+		if (strncmp(p, "prompt", 6) == 0 && p[6 + strspn(p + 6, " \t")] == '=')
+			break;
+	}
+	if (*line != '\0') {
+		char *rest = line + strcspn(line, "\n");
+		len = (size_t)(line - cfg);
+		if (asprintf(&out, "%.*sprompt = '%s'%s", (int)len, cfg, prompt, rest) < 0)
+			rv = kpy_err_set(e, KPY_EFAIL, "out of memory");
+		else if (strcmp(out, cfg) != 0)
+			rv = put_file_at(root, "pyvenv.cfg", out, strlen(out), e);
+	}
+	free(out);
+	free(cfg);
+	return rv;
+}
+
 static int fsync_dir_of(const char *path)
 {
 	char *copy = strdup(path);
@@ -899,8 +930,9 @@ int kpy_archive_save(const char *src_in, const char *dest, const struct kpy_save
 			/* named in WARN */
 		} else if (mkdir(meta, 0755) < 0 && errno != EEXIST)
 			kpy_err_sys(warn, errno, "cannot create %s", meta);
-		else if (put_file_at(meta, "manifest.ini", mtext, mlen, warn) == 0)
-			put_file_at(meta, "packages", pkgs, plen, warn);
+		else if (put_file_at(meta, "manifest.ini", mtext, mlen, warn) == 0 &&
+			 put_file_at(meta, "packages", pkgs, plen, warn) == 0)
+			set_cfg_prompt(src, o->name, warn);
 	}
 	rv = 0;
 out:
@@ -1353,6 +1385,9 @@ int kpy_archive_restore(const char *archive, const char *dest_in, const char *pr
 				goto out;
 		}
 	}
+	if (strcmp(m.kind, KPY_KIND_VENV) == 0 && (prompt != NULL || m.prompt != NULL) &&
+	    set_cfg_prompt(tmp, prompt != NULL ? prompt : m.prompt, e) < 0)
+		goto out;
 	if (strcmp(m.kind, KPY_KIND_VENV) == 0 && check_python(tmp, dest, &m, archive, e) < 0)
 		goto out;
 	if (archive_write_close(aw) != ARCHIVE_OK) {

@@ -76,6 +76,16 @@ quiet env VIRTUAL_ENV="$T/e10" "$KPY" save e10
 ok "load --as renames the prompt in virtualenv's activate.ps1 too" \
 	bash -c '"$1" load e10 --as other > /dev/null 2>&1; grep -qF "(other)" "$2/other/bin/activate.ps1"' _ "$KPY" "$LIVE"
 
+# venv's Activate.ps1 reads the prompt from pyvenv.cfg: save and load --as set it there
+"$KPY_TEST_PYTHON" -m venv --without-pip --prompt e11 "$T/e11"
+quiet env VIRTUAL_ENV="$T/e11" "$KPY" save e11b
+ok "save puts the new prompt in the live env's pyvenv.cfg (for Activate.ps1)" has "$T/e11/pyvenv.cfg" "prompt = 'e11b'"
+"$KPY" load e11b --as ps > /dev/null 2>&1
+ok "load --as puts the new prompt in pyvenv.cfg" has "$LIVE/ps/pyvenv.cfg" "prompt = 'ps'"
+ok "  ... and the rest of pyvenv.cfg is kept" grep -q '^home = ' "$LIVE/ps/pyvenv.cfg"
+"$KPY" load e11b > /dev/null 2>&1
+ok "a plain load has the saved name as the prompt in pyvenv.cfg" has "$LIVE/e11b/pyvenv.cfg" "prompt = 'e11b'"
+
 # --- save renames a live env reached through a symlinked TMPDIR ----------------------------
 mkdir -p "$T/realtmp" && ln -s "$T/realtmp" "$T/linktmp"
 LT=$T/linktmp/kpy-$U
