@@ -598,10 +598,12 @@ out:
 /* "X.dist-info" names under lib/python* /site-packages, one a line, sorted. */
 static char *package_list(const struct walk *w, size_t *len)
 {
-	char *out = NULL;
-	size_t cap = 0;
+	size_t cap = 256;
+	char *out = malloc(cap);
 
 	*len = 0;
+	if (out == NULL)
+		return NULL;
 	for (size_t i = 0; i < w->n; i++) {
 		const char *r = w->v[i].rel, *sp, *name;
 		if (!S_ISDIR(w->v[i].st.st_mode) || strncmp(r, "lib/python", 10) != 0)
@@ -624,8 +626,6 @@ static char *package_list(const struct walk *w, size_t *len)
 		*len += nl;
 		out[(*len)++] = '\n';
 	}
-	if (out == NULL)
-		out = calloc(1, 1);
 	return out;
 }
 
