@@ -490,7 +490,7 @@ static int add_file(struct saver *s, const struct ent *x, struct archive_entry *
 		size_t outlen = 0;
 		ssize_t n = read_full(fd, s->buf, size);
 		if (n != (ssize_t)size) {
-			kpy_err_set(s->e, KPY_EFAIL, "%s changed while it was being saved: save again when nothing writes to the env", path);
+			kpy_err_set(s->e, KPY_EFAIL, "%s changed while it was being saved: save again when nothing writes to it (no pip or uv running there)", path);
 			goto out;
 		}
 		has_nul = !s->venv || memchr(s->buf, '\0', size) != NULL;
@@ -520,7 +520,7 @@ static int add_file(struct saver *s, const struct ent *x, struct archive_entry *
 			size_t want = left < s->bufsize ? left : s->bufsize;
 			ssize_t n = read_full(fd, s->buf, want);
 			if (n != (ssize_t)want) {
-				kpy_err_set(s->e, KPY_EFAIL, "%s changed while it was being saved: save again when nothing writes to the env", path);
+				kpy_err_set(s->e, KPY_EFAIL, "%s changed while it was being saved: save again when nothing writes to it (no pip or uv running there)", path);
 				goto out;
 			}
 			if (!has_nul && memchr(s->buf, '\0', want))
@@ -969,7 +969,7 @@ struct reader {
 static int damaged(struct reader *r, struct kpy_err *e, const char *why)
 {
 	return kpy_err_set(e, KPY_EDAMAGED,
-			   "archive %s is damaged (%s): save the environment again, or restore the file from a backup",
+			   "archive %s is damaged (%s): save it again, or restore the file from a backup",
 			   r->path, why);
 }
 

@@ -342,8 +342,53 @@ out:
 	return fresh;
 }
 
+/* PATH (absolute) without "." and ".." components and repeated slashes, in place. */
+static void clean_path(char *path)
+{
+	char *out = path + 1;
+
+	for (const char *p = path + 1; *p; ) {
+		size_t n = strcspn(p, "/");
+		if (n == 0 || (n == 1 && p[0] == '.')) {
+			/* nothing */
+		} else if (n == 2 && p[0] == '.' && p[1] == '.') {
+			while (out > path + 1 && out[-1] == '/')
+				out--;
+			while (out > path + 1 && out[-1] != '/')
+				out--;
+		} else {
+			memmove(out, p, n);
+			out += n;
+			*out++ = '/';
+		}
+		p += n;
+		while (*p == '/')
+			p++;
+	}
+	if (out > path + 1 && out[-1] == '/')
+		out--;
+	*out = '\0';
+}
+
+/* The working directory as the shell names it ($PWD, which keeps symlinked parents,
+ * as uv's own absolute paths do) when that is this directory, else getcwd(). */
+static int work_dir(char *buf, size_t size)
+{
+	const char *pwd = getenv("PWD");
+	struct stat a, b;
+
+	if (pwd != NULL && pwd[0] == '/' && strlen(pwd) < size && stat(pwd, &a) == 0 &&
+	    stat(".", &b) == 0 && a.st_dev == b.st_dev && a.st_ino == b.st_ino) {
+		strcpy(buf, pwd);
+		return 0;
+	}
+	return getcwd(buf, size) != NULL ? 0 : -1;
+}
+
 /* The uv cache to save: DIR as given, else $UV_CACHE_DIR, else $XDG_CACHE_HOME/uv,
- * else ~/.cache/uv; made absolute (not resolved: uv's links name it as it knows it). */
+ * else ~/.cache/uv; made absolute and clean, but not resolved: the cache's own
+ * absolute symlinks name it as uv knew it, and only links under that prefix are
+ * pointed at the new place when it is restored. */
 static int uv_cache_dir(const char *given, char *buf, size_t size, struct kpy_err *e)
 {
 	const char *d = given, *x = getenv("XDG_CACHE_HOME"), *home = getenv("HOME");
@@ -360,14 +405,13 @@ static int uv_cache_dir(const char *given, char *buf, size_t size, struct kpy_er
 		return kpy_err_set(e, KPY_EINVAL, "no uv cache to save: give its directory (kpy save --uv-cache NAME DIR) or set UV_CACHE_DIR");
 	else if (d[0] == '/')
 		n = snprintf(buf, size, "%s", d);
-	else if (getcwd(cwd, sizeof(cwd)) == NULL)
+	else if (work_dir(cwd, sizeof(cwd)) < 0)
 		return kpy_err_sys(e, errno, "cannot save the uv cache %s", d);
 	else
 		n = snprintf(buf, size, "%s/%s", strcmp(cwd, "/") ? cwd : "", d);
 	if (n < 0 || (size_t)n >= size)
 		return kpy_err_set(e, KPY_EINVAL, "the uv cache path is too long: %s", d ? d : "(default)");
-	for (size_t k = strlen(buf); k > 1 && buf[k - 1] == '/'; k--)
-		buf[k - 1] = '\0';
+	clean_path(buf);
 	return 0;
 }
 
@@ -441,6 +485,8 @@ int cmd_save(int argc, char **argv)
 
 	if (wants_help("save", argc, argv))
 		return 0;
+	for (i = 1; i < argc && strcmp(argv[i], "--") != 0; i++)
+		uv = uv || strcmp(argv[i], "--uv-cache") == 0; /* DIR counts wherever it stands */
 	for (i = 1; i < argc; i++) {
 		if (strcmp(argv[i], "-f") == 0 || strcmp(argv[i], "--force") == 0)
 			o.force = 1;

@@ -92,7 +92,7 @@ int kpy_remote_init(spank_t sp, int ac, char **av)
 }
 
 /* The name given with the option, else VAR, else SLURM_SPANK_VAR (the job control
- * environment); NULL when none is set. A bad name is remembered for task_init. */
+ * environment); NULL when none is set, or when it is bad (remembered for task_init). */
 static char *pick_name(spank_t sp, const char *opt, const char *var, const char *what)
 {
 	struct kpy_err e = KPY_ERR_INIT;
@@ -107,8 +107,11 @@ static char *pick_name(spank_t sp, const char *opt, const char *var, const char 
 		name = NULL;
 	}
 	snprintf(label, sizeof(label), "%s name", what);
-	if (name != NULL && kpy_name_check(name, label, &e) < 0)
+	if (name != NULL && kpy_name_check(name, label, &e) < 0) {
 		remember("kpy: cannot use %s '%s': %s", what, name, e.msg);
+		free(name);
+		name = NULL; /* the other one is still restored, so the step hears of both */
+	}
 	return name;
 }
 
@@ -317,7 +320,7 @@ int kpy_remote_user_init(spank_t sp)
 	char host[256] = "this node", *node;
 	int rv = -1;
 
-	if ((ctx.name == NULL && ctx.uv == NULL) || ctx.error[0] != NULL)
+	if (ctx.name == NULL && ctx.uv == NULL)
 		return 0;
 	node = job_getenv(sp, "SLURMD_NODENAME");
 	if (node != NULL || getenv("SLURMD_NODENAME") != NULL)
