@@ -107,7 +107,7 @@ out:
 
 int cmd_list(int argc, char **argv)
 {
-	int names = 0;
+	int names = 0, rc;
 
 	if (wants_help("list", argc, argv))
 		return 0;
@@ -119,7 +119,9 @@ int cmd_list(int argc, char **argv)
 		else
 			return usage_error("list", "too many arguments");
 	}
-	return print_saved(names);
+	if ((rc = print_saved(names)) != 0 || names)
+		return rc;
+	return print_script_envs();
 }
 
 int cmd_rm(int argc, char **argv)
@@ -130,6 +132,8 @@ int cmd_rm(int argc, char **argv)
 
 	if (wants_help("rm", argc, argv))
 		return 0;
+	if (argc >= 2 && strcmp(argv[1], "--script") == 0)
+		return rm_script_envs(argc - 2, argv + 2);
 	if (argc != 2)
 		return usage_error("rm", argc < 2 ? "give the NAME of the saved environment to delete" : "too many arguments");
 	if (argv[1][0] == '-' && argv[1][1] != '\0')
