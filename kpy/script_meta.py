@@ -131,7 +131,10 @@ def parse(path):
     norm = {}
     for d in deps:
         m = NAME.match(d.strip())
-        if m is None or has_control(d):
+        rest = m.group(2).strip() if m else ""
+        # after the name: extras, a version, a marker, or "@ URL"
+        if (m is None or has_control(d) or
+                (rest and rest[0] not in "[(;<>=!~" and not re.match(r"@\s+\S", rest))):
             fail("%s: dependency %r is not a requirement (NAME, NAME[extra], "
                  "NAME>=1.0, ...)" % (path, d))
         key = re.sub(r"[-_.]+", "-", m.group(1)).lower() + "".join(m.group(2).split())
