@@ -313,12 +313,13 @@ static int read_meta(const char *script, struct meta *m, struct kpy_err *e)
 		field(text, "full", full, sizeof(full));
 		tl += (size_t)snprintf(tried + tl, sizeof(tried) - tl, "%s (%s, %s)", cands[k], full, m->python);
 	}
-	/* requires-python not met by the reader: try the others */
-	for (size_t j = k + 1; !found && cands[j]; j++) {
+	/* requires-python not met by the reader: try the others (those without tomllib
+	 * too: checking a version needs none) */
+	for (size_t j = 0; !found && cands[j]; j++) {
 		char path[PATH_MAX], *out = NULL, full[32] = "?";
 		struct kpy_err ignore = KPY_ERR_INIT;
 
-		if (which(cands[j], path, sizeof(path)) < 0)
+		if (j == k || which(cands[j], path, sizeof(path)) < 0)
 			continue;
 		rc = ask(path, "check", m->spec, &out, &ignore);
 		if (rc == 0 && out != NULL && field(out, "match", val, sizeof(val)) != NULL && strcmp(val, "1") == 0 &&
@@ -332,7 +333,7 @@ static int read_meta(const char *script, struct meta *m, struct kpy_err *e)
 		} else if (tl < sizeof(tried)) {
 			if (out != NULL)
 				field(out, "full", full, sizeof(full));
-			tl += (size_t)snprintf(tried + tl, sizeof(tried) - tl, ", %s (%s, %s)", cands[j], full, path);
+			tl += (size_t)snprintf(tried + tl, sizeof(tried) - tl, "%s%s (%s, %s)", tl ? ", " : "", cands[j], full, path);
 		}
 		free(out);
 	}
@@ -395,6 +396,35 @@ static int pip(const char *build, const char *what, const char *wheels, const st
 			   "check the names, and that pip reaches its index (or PIP_FIND_LINKS)", script, m->requires, wheels);
 }
 
+/* Remove RUNDIR/.KEY.build-<this host>-PID directories of builds killed midway (PID
+ * gone); called under the build lock, so no build of KEY is running here. */
+static void sweep_builds(const char *rundir, const char *key)
+{
+	char host[256] = "", pre[PATH_MAX];
+	struct dirent *de;
+	DIR *d;
+
+	gethostname(host, sizeof(host) - 1);
+	snprintf(pre, sizeof(pre), ".%s.build-%s-", key, host);
+	if ((d = opendir(rundir)) == NULL)
+		return;
+	while ((de = readdir(d)) != NULL) {
+		const char *p = de->d_name + strlen(pre);
+		char path[PATH_MAX];
+		struct kpy_err ignore = KPY_ERR_INIT;
+		long pid;
+
+		if (strncmp(de->d_name, pre, strlen(pre)) != 0 || *p == '\0' || strspn(p, "0123456789") != strlen(p))
+			continue;
+		pid = strtol(p, NULL, 10);
+		if (pid <= 0 || pid == (long)getpid() || kill((pid_t)pid, 0) == 0 || errno != ESRCH)
+			continue;
+		if (snprintf(path, sizeof(path), "%s/%s", rundir, de->d_name) < (int)sizeof(path))
+			kpy_rmtree(path, &ignore);
+	}
+	closedir(d);
+}
+
 /* Build the env of M in a hidden directory of RUNDIR, install its dependencies
  * (after fetching them into the wheelhouse, with FETCH) and save it as ARCHIVE. Under
  * the archive's lock: one builder, the others wait and find it saved. *BUILT says
@@ -404,10 +434,11 @@ static int build(const struct meta *m, const char *script, const char *archive, 
 {
 	struct kpy_save_opts o = { 0 };
 	struct kpy_err warn = KPY_ERR_INIT, ignore = KPY_ERR_INIT;
-	char tmp[PATH_MAX], wheels[PATH_MAX], where[PATH_MAX];
+	char tmp[PATH_MAX], wheels[PATH_MAX], where[PATH_MAX], host[256] = "";
 	int fd, rv = -1, made = 0;
 
 	*built = 0;
+	gethostname(host, sizeof(host) - 1);
 	snprintf(wheels, sizeof(wheels), "%s/wheels", cfg->pipdir);
 	if (kpy_store_check(cfg->pipdir, KPY_KIND_SCRIPT, 1, 1, e) < 0)
 		return -1;
@@ -421,7 +452,8 @@ static int build(const struct meta *m, const char *script, const char *archive, 
 		kpy_err_sys(e, errno, "cannot create the wheelhouse %s", wheels);
 		goto out;
 	}
-	snprintf(tmp, sizeof(tmp), "%s/.%s.build-%ld", rundir, m->key, (long)getpid());
+	sweep_builds(rundir, m->key);
+	snprintf(tmp, sizeof(tmp), "%s/.%s.build-%s-%ld", rundir, m->key, host, (long)getpid());
 	if (kpy_venv_create(m->python, tmp, m->key, e) < 0)
 		goto out;
 	made = 1;

@@ -156,6 +156,32 @@ ok "16 tasks of one job run conc.py at once: all succeed" tasks
 ok "  ... one restore on the node" same "$(cat "$T"/task*.err | grep -c 'restored the env')" 1
 ok "  ... into the job's scratch, nothing beside it" same "$(ls -A "$T/job16/kpy/.run" | tr '\n' ' ')" "$(key beta) "
 
+# --- a build killed midway is cleaned up; a wait for the build lock can be interrupted ----------
+printf '# /// script\n# dependencies = ["gamma"]\n# ///\nimport gamma\nprint("g", gamma.VERSION)\n' > g.py
+true & dead=$!; wait "$dead"
+STALE=$LIVE/.run/.$(key gamma).build-$(hostname)-$dead
+mkdir -p "$STALE/bin" && touch "$STALE/bin/python"
+ok "the next build of a set removes the build directory a killed run left" \
+	bash -c '"$1" run g.py 2> /dev/null | grep -qx "g 3.0" && test ! -e "$2"' _ "$KPY" "$STALE"
+printf '# /// script\n# dependencies = ["gamma", "beta"]\n# ///\n' > gb.py
+waitint() {
+	local holder pid rc
+	flock "$SE/.$(key "$(printf 'beta\ngamma')").tar.zst.lock" sleep 30 &
+	holder=$!
+	sleep 0.5
+	"$KPY" run gb.py > /dev/null 2> "$T/int.err" &
+	pid=$!
+	sleep 1
+	kill -0 "$pid" 2> /dev/null || { diag "kpy run did not wait for the build lock"; kill "$holder"; return 1; }
+	kill -INT "$pid"
+	wait "$pid"; rc=$?
+	kill "$holder"; wait "$holder" 2> /dev/null
+	rm -f "$SE"/.*.lock # flock(1)'s, not kpy's
+	same "$rc" 1 && grep -q "interrupted while waiting for .*\.lock" "$T/int.err"
+}
+ok "a run waits for another's build of its set, and Ctrl-C ends the wait" waitint
+ok "  ... leaving no env" test ! -e "$SE/$(key "$(printf 'beta\ngamma')").tar.zst"
+
 # --- offline in a job ---------------------------------------------------------------------
 cat > env.py << 'EOF'
 import os
@@ -271,7 +297,7 @@ ok "completion: run is a command" bash -c '[[ " $1 " == *" run "* ]]' _ "$(comp 
 ok "completion: kpy run <TAB> offers *.py files and directories" same "$(comp kpy run a)" "a.py adir args.py "
 ok "completion: kpy run --p<TAB> offers --prepare" same "$(comp kpy run --p)" "--prepare "
 ok "completion: after the script, its arguments are files" same "$(comp kpy run a.py ad)" "adir "
-ok "completion: kpy rm --script <TAB> offers the keys" same "$(comp kpy rm --script py)" "$(printf '%s\n' "$(key "")" "$(key alpha)" "$(key beta)" "$(key delta)" | sort | tr '\n' ' ')"
+ok "completion: kpy rm --script <TAB> offers the keys" same "$(comp kpy rm --script py)" "$(printf '%s\n' "$(key "")" "$(key alpha)" "$(key beta)" "$(key delta)" "$(key gamma)" | sort | tr '\n' ' ')"
 ok "completion: kpy help r<TAB>" same "$(comp kpy help ru)" "run "
 
 done_testing
