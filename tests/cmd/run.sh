@@ -247,6 +247,14 @@ printf '# /// script\n# dependencies = "alpha"\n# ///\n' > notlist.py
 ok "dependencies that are not a list" expect_fail 1 "notlist.py: dependencies must be a list of strings" "$KPY" run notlist.py
 printf '# /// script\n# dependencies = ["alpha beta"]\n# ///\n' > badreq.py
 ok "a dependency that is no requirement is named" expect_fail 1 "badreq.py: dependency 'alpha beta' is not a requirement" "$KPY" run badreq.py
+# hostile: a TOML escape puts a newline and a tab into a dependency, to forge a line
+# of the answer kpy reads back ("dep<TAB>...")
+printf '# /// script\n# dependencies = ["alpha\\ndep\\tevil"]\n# ///\n' > forge.py
+ok "a dependency holding a newline (a forged answer line) is refused" \
+	expect_fail 1 "forge.py: dependency 'alpha.+ndep.+tevil' is not a requirement" "$KPY" run forge.py
+printf '# /// script\n# requires-python = ">=3\\nhash\\t0"\n# ///\n' > forgepy.py
+ok "a requires-python holding a newline is refused" \
+	expect_fail 1 "forgepy.py: requires-python must be a string" "$KPY" run forgepy.py
 printf '# /// script\n# requires-python = ">=3.99"\n# ///\n' > py399.py
 ok "requires-python no Python in PATH has: the interpreters tried are listed" \
 	expect_fail 1 "py399.py needs Python >=3.99, and no Python in PATH has it \(tried: python3 \($PYV\.[0-9]+, $T/pybin/python3\)" "$KPY" run py399.py
