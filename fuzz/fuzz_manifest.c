@@ -39,7 +39,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		struct kpy_err e2 = KPY_ERR_INIT;
 		if (kpy_manifest_parse(again, len, &m2, &e2) == 0 &&
 		    !(same(m.kind, m2.kind) && same(m.prefix, m2.prefix) && same(m.name, m2.name) &&
-		      same(m.base_python, m2.base_python) && m.files == m2.files && m.bytes == m2.bytes)) {
+		      same(m.base_python, m2.base_python) &&
+		      same(m.script, m2.script) && same(m.requires, m2.requires) && m.files == m2.files && m.bytes == m2.bytes)) {
 			fprintf(stderr, "fuzz_manifest: format/parse round trip changed a field\n");
 			abort();
 		}

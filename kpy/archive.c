@@ -792,6 +792,8 @@ int kpy_archive_save(const char *src_in, const char *dest, const struct kpy_save
 	m.prefix = src;
 	m.saved = (long long)time(NULL);
 	m.kpy_version = (char *)PACKAGE_VERSION;
+	m.script = (char *)o->script;
+	m.requires = (char *)o->requires;
 	if (venv) {
 		/* the archived activate scripts carry the saved name as their prompt */
 		old_prompt = venv_prompt(src, cfg);

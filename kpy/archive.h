@@ -11,6 +11,8 @@ struct kpy_save_opts {
 	int force;          /* replace an existing archive */
 	int level;          /* zstd level; 0 means 3 */
 	int threads;        /* zstd workers; 0 means the number of online CPUs */
+	const char *script;   /* recorded in the manifest (kpy run's envs), or NULL */
+	const char *requires; /* the same */
 };
 
 /* Archive the directory SRC to DEST (a .tar.zst path): written to a temporary file

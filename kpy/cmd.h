@@ -26,6 +26,7 @@ int cmd_list(int argc, char **argv);
 int cmd_rm(int argc, char **argv);
 int cmd_config(int argc, char **argv);
 int cmd_bash(int argc, char **argv);
+int cmd_run(int argc, char **argv);
 
 /* Print "kpy: MSG" for the error; return 1. */
 int fail(const struct kpy_err *e);
@@ -40,5 +41,12 @@ void print_help(const struct cmd *c);
 /* Print the saved archives of KIND (NULL: venvs, then uv caches if any) as a table
  * or as names (kpy list, kpy load with no name); returns an exit code. */
 int print_saved(const char *kind, int names_only);
+/* kpy list's second section, the envs of kpy run (cmd_run.c); an exit code. */
+int print_script_envs(void);
+/* kpy rm --script KEY...: ARGV holds the keys (cmd_run.c); an exit code. */
+int rm_script_envs(int argc, char **argv);
+struct kpy_config;
+/* In a job, or on a host matching a compute_hosts pattern: pip and uv go offline. */
+int on_compute(const struct kpy_config *cfg);
 
 #endif

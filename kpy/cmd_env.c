@@ -76,7 +76,7 @@ static int in_job(void)
 }
 
 /* In a job, or on a host matching a compute_hosts pattern (as the pip wrapper decides). */
-static int on_compute(const struct kpy_config *cfg)
+int on_compute(const struct kpy_config *cfg)
 {
 	char host[256] = "", *pats, *save = NULL;
 	int hit = 0;
@@ -254,6 +254,11 @@ int cmd_create(int argc, char **argv)
 		return usage_error("create", "too many arguments");
 	if (name != NULL && kpy_name_check(name, "environment name", &e) < 0)
 		return fail(&e);
+	if (name != NULL && strlen(name) > 3 && strcmp(name + strlen(name) - 3, ".py") == 0 &&
+	    stat(name, &st) == 0 && S_ISREG(st.st_mode)) {
+		say("'%s' is a script here, not an environment name: run it in an env made for its dependencies with 'kpy run %s'", name, name);
+		return 1;
+	}
 	if ((root = kpy_live_root(&e)) == NULL)
 		goto out;
 	if (name == NULL && (name = placeholder = kpy_live_placeholder(root, &e)) == NULL)

@@ -150,7 +150,7 @@ out:
 int cmd_list(int argc, char **argv)
 {
 	const char *kind = NULL;
-	int names = 0;
+	int names = 0, rc;
 
 	if (wants_help("list", argc, argv))
 		return 0;
@@ -164,7 +164,9 @@ int cmd_list(int argc, char **argv)
 		else
 			return usage_error("list", "too many arguments");
 	}
-	return print_saved(kind, names);
+	if ((rc = print_saved(kind, names)) != 0 || names || kind != NULL)
+		return rc;
+	return print_script_envs();
 }
 
 int cmd_rm(int argc, char **argv)
@@ -176,6 +178,8 @@ int cmd_rm(int argc, char **argv)
 
 	if (wants_help("rm", argc, argv))
 		return 0;
+	if (argc >= 2 && strcmp(argv[1], "--script") == 0)
+		return rm_script_envs(argc - 2, argv + 2);
 	for (int i = 1, opts = 1; i < argc; i++) {
 		if (opts && strcmp(argv[i], "--") == 0)
 			opts = 0;

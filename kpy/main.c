@@ -55,13 +55,17 @@ const struct cmd kpy_cmds[] = {
 	  "deactivated if NAME was its active environment.\n" },
 	{ "list", cmd_list, "list [--names] [--uv-cache]",
 	  "List the saved environments: name, Python version, archive size, save date;\n"
-	  "then the saved uv caches, if any: name, size, date, files. Says so when the\n"
-	  "pipdir does not exist.\n\n"
+	  "then the saved uv caches, if any: name, size, date, files; then, if there are\n"
+	  "any, the script environments of kpy run: key, Python, size, date, the script\n"
+	  "and the dependencies they were built for. Says so when the pipdir does not\n"
+	  "exist.\n\n"
 	  "  --names     print only the names, one a line (the environments')\n"
 	  "  --uv-cache  the uv caches only\n" },
-	{ "rm", cmd_rm, "rm [--uv-cache] NAME",
+	{ "rm", cmd_rm, "rm [--uv-cache] NAME | rm --script KEY...",
 	  "Delete the saved environment NAME (with --uv-cache: the saved uv cache NAME)\n"
-	  "from the pipdir.\n" },
+	  "from the pipdir.\n\n"
+	  "  --script KEY...   delete the script environments KEY of kpy run instead\n"
+	  "                    ('kpy list' shows them); the next kpy run builds again\n" },
 	{ "export", cmd_export, "export NAME PATH",
 	  "Restore the saved environment NAME into the directory PATH, which must not\n"
 	  "exist, with its paths rewritten for PATH. Missing parents of PATH are made.\n" },
@@ -73,6 +77,25 @@ const struct cmd kpy_cmds[] = {
 	  "compute_hosts (space-separated host patterns where pip goes offline),\n"
 	  "level (zstd level 1-19 for save; default 3).\n\n"
 	  "  --unset KEY   remove KEY from the user file\n" },
+	{ "run", cmd_run, "run [--prepare] SCRIPT [ARGS...]",
+	  "Run the Python script SCRIPT with ARGS in an environment made for the\n"
+	  "dependencies of its inline metadata (PEP 723), a block such as\n\n"
+	  "  # /// script\n"
+	  "  # requires-python = \">=3.11\"\n"
+	  "  # dependencies = [\"numpy>=1.26\", \"matplotlib\"]\n"
+	  "  # ///\n\n"
+	  "(read with the interpreter's own tomllib). The Python is the first of python3,\n"
+	  "python3.N in PATH that satisfies requires-python. The env is kept in\n"
+	  "<pipdir>/script_envs/KEY.tar.zst, KEY = py3.X-<hash of the dependency set>, so\n"
+	  "scripts with the same dependencies share it. The first run builds and saves it\n"
+	  "(pip install --no-index --find-links <pipdir>/wheels); later runs restore it,\n"
+	  "once per job and node ($SLURM_TMPDIR/kpy/.run/KEY), however many tasks run at\n"
+	  "once. The script then replaces kpy (exec): it gets ARGS, stdin and signals, and\n"
+	  "its exit status is kpy's. In a job pip and uv are offline for it. 'kpy list'\n"
+	  "shows the script envs; 'kpy rm --script KEY' removes one.\n\n"
+	  "  --prepare   on a login node with internet: fetch the dependencies into\n"
+	  "              <pipdir>/wheels (pip wheel, from pip's configured index or\n"
+	  "              PIP_FIND_LINKS), then build and save the env, without running\n" },
 	{ "bash", cmd_bash, "bash",
 	  "Print shell code for eval \"$(kpy bash)\" or kpy bash >> ~/.bashrc: a kpy function\n"
 	  "that activates environments in the current shell, a pip wrapper that adds\n"
@@ -109,7 +132,8 @@ static const struct {
 	{ "save", { "--force", "-f", "--uv-cache" } },
 	{ "load", { "--as", "--sh", "--force", "--uv-cache" } },
 	{ "list", { "--names", "-q", "--uv-cache" } },
-	{ "rm", { "--uv-cache" } },
+	{ "run", { "--prepare" } },
+	{ "rm", { "--uv-cache", "--script" } },
 	{ "config", { "--unset" } },
 	{ NULL, { NULL } },
 };
@@ -203,7 +227,7 @@ int main(int argc, char **argv)
 	if ((c = find(argv[1])) == NULL)
 		return unknown_command(argv[1]);
 	/* Ctrl-C during save, load or export: stop at the next file and clean up */
-	if (c->fn == cmd_save || c->fn == cmd_load || c->fn == cmd_export) {
+	if (c->fn == cmd_save || c->fn == cmd_load || c->fn == cmd_export || c->fn == cmd_run) {
 		memset(&sa, 0, sizeof(sa));
 		sa.sa_handler = on_signal;
 		sigaction(SIGINT, &sa, NULL);

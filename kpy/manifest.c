@@ -1,6 +1,7 @@
 /* manifest.c: reading and writing .kpy/manifest.ini ("key = value" lines). */
 #include "autoconfig.h"
 #include "manifest.h"
+#include "text.h"
 
 #include <limits.h>
 #include <stdio.h>
@@ -53,6 +54,22 @@ char *kpy_manifest_format(const struct kpy_manifest *m, size_t *len)
 	put(&buf, len, &cap, "files", num);
 	snprintf(num, sizeof(num), "%lld", m->bytes);
 	put(&buf, len, &cap, "bytes", num);
+	for (int i = 0; i < 2 && buf != NULL; i++) {
+		const char *val = i == 0 ? m->script : m->requires;
+		char *esc = NULL;
+		if (val == NULL)
+			continue;
+		/* only a value with control bytes is escaped: what parses writes back the same */
+		for (const char *c = val; *c && esc == NULL; c++)
+			if ((unsigned char)*c < 0x20 || *c == 0x7f)
+				esc = kpy_escape(val);
+		if (esc == NULL && (esc = strdup(val)) == NULL) {
+			free(buf);
+			return NULL;
+		}
+		put(&buf, len, &cap, i == 0 ? "script" : "requires", esc);
+		free(esc);
+	}
 	return buf;
 }
 
@@ -84,7 +101,7 @@ static int set_num(long long *dst, const char *v, size_t n)
 /* The keys kpy_manifest_parse knows; each may appear once. */
 static const char *const keys[] = {
 	"format", "kind", "name", "prefix", "prompt", "python_version", "base_python",
-	"saved", "kpy_version", "files", "bytes", NULL
+	"saved", "kpy_version", "files", "bytes", "script", "requires", NULL
 };
 
 int kpy_manifest_parse(const char *text, size_t len, struct kpy_manifest *m,
@@ -159,6 +176,10 @@ int kpy_manifest_parse(const char *text, size_t len, struct kpy_manifest *m,
 			r = set_num(&m->files, v, vl) < 0 ? 1 : 0;
 		else if (KEY("bytes"))
 			r = set_num(&m->bytes, v, vl) < 0 ? 1 : 0;
+		else if (KEY("script"))
+			r = set_str(&m->script, v, vl);
+		else if (KEY("requires"))
+			r = set_str(&m->requires, v, vl);
 #undef KEY
 		if (r > 0)
 			goto bad;
@@ -190,5 +211,7 @@ void kpy_manifest_free(struct kpy_manifest *m)
 	free(m->python_version);
 	free(m->base_python);
 	free(m->kpy_version);
+	free(m->script);
+	free(m->requires);
 	memset(m, 0, sizeof(*m));
 }

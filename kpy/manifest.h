@@ -21,6 +21,10 @@ struct kpy_manifest {
 	char *kpy_version;
 	long long files;       /* entries in the archive, manifest excluded */
 	long long bytes;       /* bytes of regular-file data */
+	/* optional, for the envs of kpy run (NULL otherwise); a value holding control
+	 * bytes is written escaped (kpy_escape), so they never reach the file */
+	char *script;          /* the script the env was first built for */
+	char *requires;        /* its normalised dependencies, space-separated */
 };
 
 /* Render to a malloc'd NUL-terminated text; *len gets its length. NULL when out of

@@ -41,8 +41,11 @@ int kpy_lock_target(const char *dest, struct kpy_err *e)
 		if (fd < 0)
 			return kpy_err_sys(e, errno, "cannot create the lock file %s", lock);
 		while (flock(fd, LOCK_EX) < 0) {
-			if (errno != EINTR) {
-				kpy_err_sys(e, errno, "cannot lock %s", lock);
+			if (errno != EINTR || kpy_interrupted) {
+				if (errno == EINTR)
+					kpy_err_set(e, KPY_EFAIL, "interrupted while waiting for %s", lock);
+				else
+					kpy_err_sys(e, errno, "cannot lock %s", lock);
 				close(fd);
 				return -1;
 			}

@@ -6,7 +6,8 @@
 
 /* Take the lock that serialises every restore, replace and removal of DEST: an
  * exclusive flock on <parent>/.<base>.lock, a regular file made if missing (NFS and
- * Lustre grant flock only on files open for writing), waiting for the holder.
+ * Lustre grant flock only on files open for writing), waiting for the holder
+ * (a signal that sets kpy_interrupted ends the wait: -1, "interrupted").
  * Returns the fd, or -1. Release it with kpy_unlock_target. */
 int kpy_lock_target(const char *dest, struct kpy_err *e);
 /* Remove the lock file (while still holding it, so a waiter that got the removed

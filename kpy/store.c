@@ -42,6 +42,9 @@ char *kpy_store_dir(const char *pipdir, const char *kind)
 	char *out;
 	const char *sub = strcmp(kind, KPY_KIND_UV) == 0 ? "uv_caches" : "venv_archives";
 
+	if (strcmp(kind, KPY_KIND_SCRIPT) == 0)
+		sub = "script_envs";
+
 	return asprintf(&out, "%s/%s", pipdir, sub) < 0 ? NULL : out;
 }
 

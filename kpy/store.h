@@ -9,12 +9,16 @@
 #define KPY_NAME_MAX 64
 #define KPY_KIND_VENV "venv"
 #define KPY_KIND_UV "uv-cache"
+/* Store kind of the envs kpy run keeps per script dependency set (<pipdir>/script_envs);
+ * the archives themselves are ordinary venv archives (manifest kind "venv"). */
+#define KPY_KIND_SCRIPT "script"
 
 /* Letters, digits, '.', '_', '-'; not starting with '-' or '.'; 1..64 bytes.
  * WHAT names the thing in the message ("environment name"). 0 if valid. */
 int kpy_name_check(const char *name, const char *what, struct kpy_err *e);
 
-/* <pipdir>/venv_archives (KIND venv) or <pipdir>/uv_caches; malloc'd. */
+/* <pipdir>/venv_archives (KIND venv), <pipdir>/uv_caches (KIND uv-cache) or
+ * <pipdir>/script_envs (KIND script); malloc'd. */
 char *kpy_store_dir(const char *pipdir, const char *kind);
 /* <store dir>/<name>.tar.zst; malloc'd. The name must have passed kpy_name_check. */
 char *kpy_store_path(const char *pipdir, const char *kind, const char *name);

@@ -267,14 +267,15 @@ if [ -n "${VIRTUAL_ENV:-}" ] && ! declare -F deactivate > /dev/null &&
 fi
 
 # completion: commands; saved names (kpy list --names) for load, rm, export
-# and save; live names (kpy activate) for activate; config keys.
+# and save; live names (kpy activate) for activate; config keys; scripts (*.py)
+# for run, and script env keys for rm --script.
 function __kpy_complete {
 	local __kpy_cur=${COMP_WORDS[COMP_CWORD]:-} __kpy_cmd=${COMP_WORDS[1]:-}
 	local __kpy_prev=${COMP_WORDS[COMP_CWORD-1]:-} __kpy_words="" __kpy_i __kpy_npos=0 __kpy_x
 	COMPREPLY=()
 	__kpy_exe
 	if [ "$COMP_CWORD" -le 1 ]; then
-		__kpy_words="create save load activate unload list rm export config bash help --help --version"
+		__kpy_words="create save load activate unload list rm export config run bash help --help --version"
 		mapfile -t COMPREPLY < <(compgen -W "$__kpy_words" -- "$__kpy_cur")
 		return 0
 	fi
@@ -296,8 +297,12 @@ function __kpy_complete {
 		load) __kpy_words="--as -f --sh --uv-cache --help" ;;
 		activate) __kpy_words="-l --sh --help" ;;
 		list) __kpy_words="--names --uv-cache --help" ;;
-		rm) __kpy_words="--uv-cache --help" ;;
+		rm) __kpy_words="--uv-cache --script --help" ;;
 		config) __kpy_words="--unset --help" ;;
+		run)
+			[ "$__kpy_npos" -eq 0 ] || return 0 # the script's own options
+			__kpy_words="--prepare --help"
+			;;
 		*) __kpy_words="--help" ;;
 		esac
 		mapfile -t COMPREPLY < <(compgen -W "$__kpy_words" -- "$__kpy_cur")
@@ -314,6 +319,12 @@ function __kpy_complete {
 	rm|save)
 		if [ "$__kpy_cmd" = save ] && [ -n "$__kpy_kind" ] && [ "$__kpy_npos" -eq 1 ]; then
 			mapfile -t COMPREPLY < <(compgen -d -- "$__kpy_cur")
+			return 0
+		fi
+		if [ "$__kpy_cmd" = rm ] && [ "${COMP_WORDS[2]:-}" = --script ]; then
+			# the keys of the script environments (kpy list's last section)
+			__kpy_words=$("$__kpy_x" list 2> /dev/null | sed -n '/^script environments/,$p' | sed '1,2d;s/ .*//')
+			mapfile -t COMPREPLY < <(compgen -W "$__kpy_words" -- "$__kpy_cur")
 			return 0
 		fi
 		[ "$__kpy_npos" -eq 0 ] || return 0
@@ -342,7 +353,16 @@ function __kpy_complete {
 		;;
 	help)
 		[ "$__kpy_npos" -eq 0 ] || return 0
-		__kpy_words="create save load activate unload list rm export config bash help"
+		__kpy_words="create save load activate unload list rm export config run bash help"
+		;;
+	run)
+		# the script: *.py files and directories; after it, its arguments: files
+		if [ "$__kpy_npos" -eq 0 ]; then
+			mapfile -t COMPREPLY < <(compgen -d -- "$__kpy_cur"; compgen -f -X '!*.py' -- "$__kpy_cur")
+		else
+			mapfile -t COMPREPLY < <(compgen -f -- "$__kpy_cur")
+		fi
+		return 0
 		;;
 	*) return 0 ;;
 	esac

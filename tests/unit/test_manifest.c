@@ -124,3 +124,77 @@ Test(manifest, no_final_newline_and_crlf_are_fine)
 		free(copy);
 	}
 }
+
+Test(manifest, script_keys_round_trip)
+{
+	struct kpy_manifest m = {
+		.format = 1, .kind = "venv", .name = "py3.11-0123456789abcdef", .prefix = "/x",
+		.files = 1, .script = "eval.py", .requires = "numpy>=1.0 requests[socks]",
+	}, r;
+	struct kpy_err e = KPY_ERR_INIT;
+	size_t len;
+	char *text = kpy_manifest_format(&m, &len);
+
+	cr_assert_not_null(text);
+	cr_assert(strstr(text, "\nscript = eval.py\n") != NULL, "%s", text);
+	cr_assert(strstr(text, "\nrequires = numpy>=1.0 requests[socks]\n") != NULL, "%s", text);
+	cr_assert_eq(kpy_manifest_parse(text, len, &r, &e), 0, "%s", e.msg);
+	cr_assert_str_eq(r.script, "eval.py");
+	cr_assert_str_eq(r.requires, "numpy>=1.0 requests[socks]");
+	kpy_manifest_free(&r);
+	free(text);
+}
+
+Test(manifest, script_keys_are_optional)
+{
+	const char *t = "format = 1\nkind = venv\nprefix = /x\nfiles = 1\n";
+	struct kpy_manifest r;
+	struct kpy_err e = KPY_ERR_INIT;
+
+	cr_assert_eq(kpy_manifest_parse(t, strlen(t), &r, &e), 0, "%s", e.msg);
+	cr_assert_null(r.script);
+	cr_assert_null(r.requires);
+	kpy_manifest_free(&r);
+}
+
+/* a script name with a newline cannot add a line (a forged key) to the manifest */
+Test(manifest, script_control_bytes_are_escaped)
+{
+	struct kpy_manifest m = {
+		.format = 1, .kind = "venv", .prefix = "/x", .files = 1,
+		.script = "a\nprefix = /evil\x1b[2J.py", .requires = "x\ry",
+	}, r;
+	struct kpy_err e = KPY_ERR_INIT;
+	size_t len;
+	char *text = kpy_manifest_format(&m, &len);
+
+	cr_assert_not_null(text);
+	cr_assert_null(strstr(text, "\nprefix = /evil"));
+	cr_assert_null(strchr(text, '\x1b'));
+	cr_assert_null(strchr(text, '\r'));
+	cr_assert_eq(kpy_manifest_parse(text, len, &r, &e), 0, "%s", e.msg);
+	cr_assert_str_eq(r.prefix, "/x");
+	cr_assert_str_eq(r.script, "a\\nprefix = /evil\\x1b[2J.py");
+	cr_assert_str_eq(r.requires, "x\\ry");
+	kpy_manifest_free(&r);
+	free(text);
+}
+
+/* hostile script keys in a manifest someone else wrote */
+Test(manifest, script_keys_hostile)
+{
+	const char *bad[] = {
+		"format = 1\nkind = venv\nprefix = /x\nfiles = 1\nscript = a\x1b]0;x\x07\n",
+		"format = 1\nkind = venv\nprefix = /x\nfiles = 1\nrequires = a\rb\n",
+		"format = 1\nkind = venv\nprefix = /x\nfiles = 1\nscript = a\nscript = b\n",
+		"format = 1\nkind = venv\nprefix = /x\nfiles = 1\nrequires = a\nrequires = b\n",
+	};
+	struct kpy_manifest r;
+	struct kpy_err e = KPY_ERR_INIT;
+
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		kpy_err_clear(&e);
+		cr_assert_eq(kpy_manifest_parse(bad[i], strlen(bad[i]), &r, &e), -1, "case %zu", i);
+		cr_assert_eq(e.code, KPY_EDAMAGED, "case %zu", i);
+	}
+}

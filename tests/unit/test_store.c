@@ -139,3 +139,14 @@ Test(store, read_only_pipdir_says_what_to_do)
 	cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0, "status %d", status);
 	rm_tmpdir(d);
 }
+
+Test(store, script_envs_have_their_own_directory)
+{
+	char *d = kpy_store_dir("/p", KPY_KIND_SCRIPT);
+	char *p = kpy_store_path("/p", KPY_KIND_SCRIPT, "py3.11-0123456789abcdef");
+
+	cr_assert_str_eq(d, "/p/script_envs");
+	cr_assert_str_eq(p, "/p/script_envs/py3.11-0123456789abcdef.tar.zst");
+	free(d);
+	free(p);
+}
