@@ -347,31 +347,34 @@ out:
 	return fresh;
 }
 
-/* PATH (absolute) without "." and ".." components and repeated slashes, in place. */
+/* PATH (absolute) without "." and ".." components and repeated slashes, in place.
+ * Each kept component is written as "/NAME" at or before where it was read, so
+ * nothing unread is overwritten. */
 static void clean_path(char *path)
 {
-	char *out = path + 1;
+	char *out = path;
+	const char *p = path;
 
-	for (const char *p = path + 1; *p; ) {
-		size_t n = strcspn(p, "/");
+	while (*p != '\0') {
+		size_t n;
+
+		while (*p == '/')
+			p++;
+		n = strcspn(p, "/");
 		if (n == 0 || (n == 1 && p[0] == '.')) {
 			/* nothing */
 		} else if (n == 2 && p[0] == '.' && p[1] == '.') {
-			while (out > path + 1 && out[-1] == '/')
-				out--;
-			while (out > path + 1 && out[-1] != '/')
-				out--;
+			while (out > path && *--out != '/')
+				;
 		} else {
+			*out++ = '/';
 			memmove(out, p, n);
 			out += n;
-			*out++ = '/';
 		}
 		p += n;
-		while (*p == '/')
-			p++;
 	}
-	if (out > path + 1 && out[-1] == '/')
-		out--;
+	if (out == path)
+		*out++ = '/';
 	*out = '\0';
 }
 
