@@ -1,7 +1,7 @@
 /* fuzz_archive.c: libFuzzer target for the archive reader: kpy_archive_manifest and
  * kpy_archive_restore on hostile input, checking that nothing lands outside the target. */
 #include "autoconfig.h"
-#include "archive.h"
+#include "envarchive.h"
 #include "tree.h"
 
 #include <dirent.h>

@@ -28,8 +28,13 @@ int cmd_config(int argc, char **argv);
 int cmd_bash(int argc, char **argv);
 int cmd_run(int argc, char **argv);
 
-/* Print "kpy: MSG" for the error; return 1. */
+/* Print "kpy: MSG: REMEDY" for the error, the remedy from kpy_remedy_cli (none for
+ * some codes); return 1. fail_about fills the remedy's %s with ARG. */
 int fail(const struct kpy_err *e);
+int fail_about(const struct kpy_err *e, const char *arg);
+/* The command's remedy for an error of CODE (cmd_remedy.c), a printf format with at
+ * most one %s for ARG; NULL when the message says all there is to say. */
+const char *kpy_remedy_cli(int code, const char *arg);
 /* Print "kpy: ..." to stderr. */
 void say(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* Print a usage error for CMD and return EXIT_USAGE. */

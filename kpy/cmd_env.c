@@ -1,7 +1,7 @@
 /* cmd_env.c: the commands that make, save, restore and activate environments. */
 #include "autoconfig.h"
 #include "cmd.h"
-#include "archive.h"
+#include "envarchive.h"
 #include "config.h"
 #include "live.h"
 #include "once.h"
@@ -268,7 +268,7 @@ int cmd_create(int argc, char **argv)
 		goto out;
 	}
 	if (lstat(path, &st) == 0) {
-		kpy_err_set(&e, KPY_EEXIST, "an environment named '%s' already exists at %s: activate it with 'kpy activate %s', or choose another name", name, path, name);
+		kpy_err_set(&e, KPY_EFAIL, "an environment named '%s' already exists at %s: activate it with 'kpy activate %s', or choose another name", name, path, name);
 		goto out;
 	}
 	if (version == NULL || strcmp(version, "3") == 0)
@@ -335,7 +335,7 @@ static char *rename_live(const char *venv, const char *name)
 		say("renamed the live env %s to %s (%s)", slash + 1, name, fresh);
 		goto out;
 	}
-	if (e.code == KPY_EEXIST)
+	if (e.code == KPY_ETAKEN)
 		say("the live env keeps its name '%s' (a live env named '%s' exists): 'kpy activate %s' activates it, with the prompt (%s)",
 		    slash + 1, name, slash + 1, name);
 	else
@@ -446,7 +446,7 @@ static int save_uv(struct kpy_save_opts *o, const char *given)
 		kpy_err_set(&e, KPY_EINVAL, "%s is not a uv cache (uv writes CACHEDIR.TAG at the root of its cache, and there is none): give the cache's directory, as 'uv cache dir' prints it", dir);
 		goto out;
 	}
-	if (kpy_config_load(&cfg, &e) < 0 || kpy_store_check(cfg.pipdir, KPY_KIND_UV, 1, 1, &e) < 0)
+	if (kpy_config_load(&cfg, &e) < 0 || kpy_store_check(cfg.pipdir, KPY_KIND_UV, KPY_STORE_WRITABLE | KPY_STORE_CREATE, &e) < 0)
 		goto out;
 	if ((dest = kpy_store_path(cfg.pipdir, KPY_KIND_UV, o->name)) == NULL) {
 		kpy_err_set(&e, KPY_EFAIL, "out of memory");
@@ -455,14 +455,8 @@ static int save_uv(struct kpy_save_opts *o, const char *given)
 	o->kind = KPY_KIND_UV;
 	o->level = cfg.level;
 	t0 = now();
-	if (kpy_archive_save(dir, dest, o, &warn, &e) < 0) {
-		if (e.code == KPY_EEXIST) {
-			kpy_err_clear(&e);
-			kpy_err_set(&e, KPY_EEXIST, "the uv cache %s is already saved (%s): use 'kpy save -f --uv-cache %s' to replace it",
-				    o->name, dest, o->name);
-		}
+	if (kpy_archive_save(dir, dest, o, &warn, &e) < 0)
 		goto out;
-	}
 	if (kpy_archive_manifest(dest, &m, &e) == 0 && stat(dest, &st) == 0) {
 		human(in, sizeof(in), (double)m.bytes);
 		human(outs, sizeof(outs), (double)st.st_size);
@@ -471,8 +465,11 @@ static int save_uv(struct kpy_save_opts *o, const char *given)
 	}
 	rc = 0;
 out:
-	if (rc != 0)
-		fail(&e);
+	if (rc != 0) {
+		char arg[KPY_NAME_MAX + 16];
+		snprintf(arg, sizeof(arg), "--uv-cache %s", o->name);
+		fail_about(&e, arg);
+	}
 	kpy_manifest_free(&m);
 	kpy_config_free(&cfg);
 	free(dest);
@@ -529,7 +526,7 @@ int cmd_save(int argc, char **argv)
 		say("no active virtual environment to save: activate one first (kpy activate NAME, or source ENV/bin/activate)");
 		return 1;
 	}
-	if (kpy_config_load(&cfg, &e) < 0 || kpy_store_check(cfg.pipdir, KPY_KIND_VENV, 1, 1, &e) < 0)
+	if (kpy_config_load(&cfg, &e) < 0 || kpy_store_check(cfg.pipdir, KPY_KIND_VENV, KPY_STORE_WRITABLE | KPY_STORE_CREATE, &e) < 0)
 		goto out;
 	if ((dest = kpy_store_path(cfg.pipdir, KPY_KIND_VENV, o.name)) == NULL)
 		goto out;
@@ -553,32 +550,12 @@ int cmd_save(int argc, char **argv)
 	rc = 0;
 out:
 	if (rc != 0)
-		fail(&e);
+		fail_about(&e, o.name);
 	kpy_manifest_free(&m);
 	kpy_config_free(&cfg);
 	free(renamed);
 	free(dest);
 	return rc;
-}
-
-/* Archive path of the saved NAME of KIND, checking the pipdir and the name. */
-static char *saved_path(const struct kpy_config *cfg, const char *kind, const char *name,
-			struct kpy_err *e)
-{
-	char *path;
-
-	if (kpy_store_check(cfg->pipdir, kind, 0, 0, e) < 0)
-		return NULL;
-	if ((path = kpy_store_path(cfg->pipdir, kind, name)) == NULL) {
-		kpy_err_set(e, KPY_EFAIL, "out of memory");
-		return NULL;
-	}
-	if (access(path, F_OK) < 0) {
-		kpy_store_missing(cfg->pipdir, kind, name, e);
-		free(path);
-		return NULL;
-	}
-	return path;
 }
 
 static void fmt_time(char *buf, size_t n, long long t)
@@ -603,12 +580,12 @@ static int use_existing(const char *archive, const char *name, const char *as, c
 
 	if (kpy_live_manifest(path, &lm, &ignore) < 0 || lm.name == NULL || strcmp(lm.name, name) != 0) {
 		if (uv)
-			kpy_err_set(e, KPY_EEXIST, "a uv cache named '%s' already exists at %s and does not hold the saved %s: "
+			kpy_err_set(e, KPY_EFAIL, "a uv cache named '%s' already exists at %s and does not hold the saved %s: "
 				    "replace it with 'kpy load -f --uv-cache %s%s%s' (what is in it is lost), "
 				    "or load another copy with 'kpy load --uv-cache %s --as NEWNAME'",
 				    as, path, name, name, strcmp(as, name) ? " --as " : "", strcmp(as, name) ? as : "", name);
 		else
-			kpy_err_set(e, KPY_EEXIST, "an environment named '%s' already exists at %s and does not hold the saved %s: "
+			kpy_err_set(e, KPY_EFAIL, "an environment named '%s' already exists at %s and does not hold the saved %s: "
 				    "activate it with 'kpy activate %s', replace it with 'kpy load -f %s%s%s' (what is in it is lost), "
 				    "or load another copy with 'kpy load %s --as NEWNAME'",
 				    as, path, name, as, name, strcmp(as, name) ? " --as " : "", strcmp(as, name) ? as : "", name);
@@ -619,7 +596,7 @@ static int use_existing(const char *archive, const char *name, const char *as, c
 	if (lm.saved != am.saved) {
 		fmt_time(ld, sizeof(ld), lm.saved);
 		fmt_time(ad, sizeof(ad), am.saved);
-		kpy_err_set(e, KPY_EEXIST, "'%s' at %s holds the save of %s from %s, but %s was saved again on %s: "
+		kpy_err_set(e, KPY_EFAIL, "'%s' at %s holds the save of %s from %s, but %s was saved again on %s: "
 			    "reload it with 'kpy load -f %s%s%s%s' (changes made in it are lost)%s%s%s",
 			    as, path, name, ld, name, ad, opt, name, strcmp(as, name) ? " --as " : "", strcmp(as, name) ? as : "",
 			    uv ? "" : ", or activate the old copy with 'kpy activate ", uv ? "" : as, uv ? "" : "'");
@@ -681,7 +658,7 @@ int cmd_load(int argc, char **argv)
 		goto out;
 	if (as == NULL)
 		as = name;
-	if (kpy_config_load(&cfg, &e) < 0 || (archive = saved_path(&cfg, kind, name, &e)) == NULL)
+	if (kpy_config_load(&cfg, &e) < 0 || (archive = kpy_store_find(cfg.pipdir, kind, name, &e)) == NULL)
 		goto out;
 	if (uv) {
 		/* beside the envs, on their file system: uv hard-links from its cache */
@@ -750,7 +727,7 @@ static void not_live(const char *root, const char *name, struct kpy_err *e)
 		struct kpy_saved *v = NULL;
 		const char **cands = NULL, *s = NULL;
 		size_t n = 0;
-		if (cfg.pipdir != NULL && kpy_store_list(cfg.pipdir, KPY_KIND_VENV, &v, &n, &ignore) == 0 &&
+		if (cfg.pipdir != NULL && kpy_store_list(cfg.pipdir, KPY_KIND_VENV, 0, &v, &n, &ignore) == 0 &&
 		    (cands = calloc(n + 1, sizeof(*cands))) != NULL) {
 			for (size_t k = 0; k < n; k++)
 				cands[k] = v[k].name;
@@ -1056,7 +1033,7 @@ int cmd_export(int argc, char **argv)
 		*slash = '\0';
 	if (*base == '\0' || strcmp(base, ".") == 0 || strcmp(base, "..") == 0)
 		return usage_error("export", "PATH must name a new directory");
-	if (kpy_config_load(&cfg, &e) < 0 || (archive = saved_path(&cfg, KPY_KIND_VENV, argv[i], &e)) == NULL)
+	if (kpy_config_load(&cfg, &e) < 0 || (archive = kpy_store_find(cfg.pipdir, KPY_KIND_VENV, argv[i], &e)) == NULL)
 		goto out;
 	/* missing parents are made (0755 less the umask), like mkdir -p */
 	if (slash != NULL && slash != copy && stat(copy, &st) < 0 && errno == ENOENT &&

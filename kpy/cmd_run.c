@@ -2,7 +2,7 @@
  * its own, built once per dependency set, restored once per job, then exec'd. */
 #include "autoconfig.h"
 #include "cmd.h"
-#include "archive.h"
+#include "envarchive.h"
 #include "config.h"
 #include "live.h"
 #include "once.h"
@@ -215,7 +215,7 @@ static int ask(const char *python, const char *mode, const char *arg, char **out
 	int rc = run_child(argv, out, e);
 
 	if (rc == 127)
-		kpy_err_set(e, KPY_ENOPYTHON, "cannot run %s", python);
+		kpy_err_set(e, KPY_EFAIL, "cannot run %s", python);
 	return rc;
 }
 
@@ -290,9 +290,9 @@ static int read_meta(const char *script, struct meta *m, struct kpy_err *e)
 	}
 	if (cands[k] == NULL) {
 		if (text != NULL && field(text, "error", val, sizeof(val)) != NULL)
-			kpy_err_set(e, KPY_ENOPYTHON, "%s: %s (put one first in PATH, e.g. with 'module load python/3.11')", script, val);
+			kpy_err_set(e, KPY_EFAIL, "%s: %s (put one first in PATH, e.g. with 'module load python/3.11')", script, val);
 		else
-			kpy_err_set(e, KPY_ENOPYTHON, "no python3 in PATH to read %s with: put one first in PATH (e.g. 'module load python')", script);
+			kpy_err_set(e, KPY_EFAIL, "no python3 in PATH to read %s with: put one first in PATH (e.g. 'module load python')", script);
 		goto out;
 	}
 	if (field(text, "hash", val, sizeof(val)) == NULL || strlen(val) != 16 ||
@@ -338,7 +338,7 @@ static int read_meta(const char *script, struct meta *m, struct kpy_err *e)
 		free(out);
 	}
 	if (!found) {
-		kpy_err_set(e, KPY_ENOPYTHON, "%s needs Python %s, and no Python in PATH has it (tried: %s): put one first in PATH "
+		kpy_err_set(e, KPY_EFAIL, "%s needs Python %s, and no Python in PATH has it (tried: %s): put one first in PATH "
 			    "(e.g. 'module load python/3.X'), or change requires-python in the script's '# /// script' block%s",
 			    script, m->spec, tried, m->spec && strncmp(m->spec, "==", 2) == 0 && !strchr(m->spec, '*')
 			    ? " (==3.X means 3.X.0 exactly: ==3.X.* is any 3.X)" : "");
@@ -440,7 +440,7 @@ static int build(const struct meta *m, const char *script, const char *archive, 
 	*built = 0;
 	gethostname(host, sizeof(host) - 1);
 	snprintf(wheels, sizeof(wheels), "%s/wheels", cfg->pipdir);
-	if (kpy_store_check(cfg->pipdir, KPY_KIND_SCRIPT, 1, 1, e) < 0)
+	if (kpy_store_check(cfg->pipdir, KPY_KIND_SCRIPT, KPY_STORE_WRITABLE | KPY_STORE_CREATE, e) < 0)
 		return -1;
 	if ((fd = kpy_lock_target(archive, e)) < 0)
 		return -1;
@@ -632,7 +632,7 @@ int print_script_envs(void)
 	size_t n = 0;
 	int rc = 1;
 
-	if (kpy_config_load(&cfg, &e) < 0 || kpy_store_list(cfg.pipdir, KPY_KIND_SCRIPT, &v, &n, &e) < 0)
+	if (kpy_config_load(&cfg, &e) < 0 || kpy_store_list(cfg.pipdir, KPY_KIND_SCRIPT, 1, &v, &n, &e) < 0)
 		goto out;
 	if (n > 0)
 		printf("\nscript environments (kpy run; remove with kpy rm --script KEY):\n%-23s  %-7s %8s  %-16s  %-24s  %s\n",
@@ -682,7 +682,7 @@ int rm_script_envs(int argc, char **argv)
 
 	if (argc < 1)
 		return usage_error("rm", "give the KEY of the script environment to delete ('kpy list' shows them)");
-	if (kpy_config_load(&cfg, &e) < 0 || kpy_store_check(cfg.pipdir, KPY_KIND_SCRIPT, 1, 0, &e) < 0)
+	if (kpy_config_load(&cfg, &e) < 0 || kpy_store_check(cfg.pipdir, KPY_KIND_SCRIPT, KPY_STORE_WRITABLE, &e) < 0)
 		goto out;
 	for (int i = 0; i < argc; i++) {
 		char *archive = NULL;

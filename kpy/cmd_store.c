@@ -59,7 +59,7 @@ static int print_kind(const struct kpy_config *cfg, const char *kind, int names_
 	size_t n = 0;
 	int rc = -1, venv = strcmp(kind, KPY_KIND_VENV) == 0, wname = venv ? 4 : 8, wver = 6;
 
-	if (kpy_store_list(cfg->pipdir, kind, &v, &n, e) < 0)
+	if (kpy_store_list(cfg->pipdir, kind, 1, &v, &n, e) < 0)
 		goto out;
 	if (n > 0 && (ver = calloc(n, sizeof(*ver))) == NULL) {
 		kpy_err_set(e, KPY_EFAIL, "out of memory");
@@ -194,7 +194,7 @@ int cmd_rm(int argc, char **argv)
 	}
 	if (name == NULL)
 		return usage_error("rm", "give the NAME of the saved %s to delete", kpy_store_noun(kind));
-	if (kpy_config_load(&cfg, &e) < 0 || kpy_store_check(cfg.pipdir, kind, 1, 0, &e) < 0 ||
+	if (kpy_config_load(&cfg, &e) < 0 || kpy_store_check(cfg.pipdir, kind, KPY_STORE_WRITABLE, &e) < 0 ||
 	    kpy_store_rm(cfg.pipdir, kind, name, &e) < 0)
 		goto out;
 	say("removed %s%s", strcmp(kind, KPY_KIND_UV) == 0 ? "the uv cache " : "", name);

@@ -99,7 +99,7 @@ static int apply(struct kpy_config *c, const char *key, const char *val, const c
 			return kpy_err_set(e, KPY_EFAIL, "out of memory");
 		if (p[0] != '/') {
 			free(p);
-			return kpy_err_set(e, KPY_EINVAL, "pipdir '%s' (from %s) is not an absolute path: set it with 'kpy config pipdir /absolute/path'", val, from);
+			return kpy_err_set(e, KPY_ECONFIG, "pipdir '%s' (from %s) is not an absolute path", val, from);
 		}
 		free(c->pipdir);
 		c->pipdir = p;
@@ -110,7 +110,7 @@ static int apply(struct kpy_config *c, const char *key, const char *val, const c
 		char *end;
 		long l = strtol(val, &end, 10);
 		if (*val == '\0' || *end != '\0' || l < 1 || l > 19)
-			return kpy_err_set(e, KPY_EINVAL, "level '%s' (from %s) is not a number from 1 to 19", val, from);
+			return kpy_err_set(e, KPY_ECONFIG, "level '%s' (from %s) is not a number from 1 to 19", val, from);
 		c->level = (int)l;
 	}
 	return 0;
@@ -126,7 +126,7 @@ static int load_file(struct kpy_config *c, const char *path, struct kpy_err *e)
 	iniparser_set_error_callback(quiet);
 	d = iniparser_load(path);
 	if (d == NULL)
-		return kpy_err_set(e, KPY_EINVAL, "cannot read the configuration file %s: check that it is readable INI with a [kpy] section", path);
+		return kpy_err_set(e, KPY_ECONFIG, "cannot read the configuration file %s as INI with a [kpy] section", path);
 	for (int i = 0; kpy_config_keys[i] != NULL; i++) {
 		char k[64];
 		const char *v;
@@ -176,7 +176,7 @@ int kpy_config_load(struct kpy_config *c, struct kpy_err *e)
 			goto fail;
 	}
 	if (c->pipdir == NULL) {
-		kpy_err_set(e, KPY_EINVAL, "no pipdir: set HOME, or KPY_PIPDIR, or 'kpy config pipdir PATH'");
+		kpy_err_set(e, KPY_EPIPDIR, "no pipdir: HOME is not set, nor KPY_PIPDIR or a pipdir setting");
 		goto fail;
 	}
 	free(user);
@@ -455,6 +455,8 @@ int kpy_config_set(const char *key, const char *value, struct kpy_err *e)
 	}
 	if (value != NULL && apply(&check, key, value, "the command line", e) < 0) {
 		kpy_config_free(&check);
+		if (e != NULL && e->code == KPY_ECONFIG)
+			e->code = KPY_EINVAL; /* a bad argument, not a bad setting to fix */
 		return -1;
 	}
 	kpy_config_free(&check);

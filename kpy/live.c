@@ -417,7 +417,7 @@ int kpy_venv_create(const char *python, const char *dest, const char *prompt,
 		return kpy_err_set(e, KPY_EINVAL, "cannot create '%s': give an absolute path", dest);
 	if (mkdir(dest, 0755) < 0)
 		return errno == EEXIST
-			? kpy_err_set(e, KPY_EEXIST, "%s already exists", dest)
+			? kpy_err_set(e, KPY_ETAKEN, "%s already exists", dest)
 			: kpy_err_sys(e, errno, "cannot create %s", dest);
 	pid = fork();
 	if (pid < 0) {
@@ -580,7 +580,7 @@ int kpy_live_rename(const char *old, const char *new, struct kpy_err *e)
 
 	if (renameat2(AT_FDCWD, old, AT_FDCWD, new, RENAME_NOREPLACE) < 0)
 		return errno == EEXIST
-			? kpy_err_set(e, KPY_EEXIST, "%s already exists", new)
+			? kpy_err_set(e, KPY_ETAKEN, "%s already exists", new)
 			: kpy_err_sys(e, errno, "cannot rename %s to %s", old, new);
 	if (relocate_tree(new, old, new, e) == 0)
 		return 0;

@@ -246,10 +246,27 @@ static void put_msg(const char *msg)
 	free(shown);
 }
 
+int fail_about(const struct kpy_err *e, const char *arg)
+{
+	const char *remedy = kpy_remedy_cli(e->code, arg);
+	char msg[sizeof(e->msg) + 512], how[512];
+
+	if (remedy == NULL) {
+		put_msg(e->msg[0] ? e->msg : "failed");
+		return 1;
+	}
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wformat-nonliteral"
+	snprintf(how, sizeof(how), remedy, arg ? arg : "");
+#pragma GCC diagnostic pop
+	snprintf(msg, sizeof(msg), "%s: %s", e->msg[0] ? e->msg : "failed", how);
+	put_msg(msg);
+	return 1;
+}
+
 int fail(const struct kpy_err *e)
 {
-	put_msg(e->msg[0] ? e->msg : "failed");
-	return 1;
+	return fail_about(e, NULL);
 }
 
 void say(const char *fmt, ...)

@@ -193,7 +193,7 @@ int kpy_manifest_parse(const char *text, size_t len, struct kpy_manifest *m,
 		goto bad;
 	if (format > 1) {
 		kpy_manifest_free(m);
-		return kpy_err_set(e, KPY_EINVAL, "manifest format %lld is newer than this kpy understands: upgrade kpy", format);
+		return kpy_err_set(e, KPY_ENEWER, "its manifest format %lld is newer than this kpy understands", format);
 	}
 	m->format = (int)format;
 	return 0;

@@ -8,6 +8,10 @@
 #define KPY_PACKAGES_PATH ".kpy/packages"      /* *.dist-info names, one a line */
 #define KPY_RELOCATE_PATH ".kpy/relocate"      /* last entry: files mentioning prefix */
 
+/* The manifest's kind: what an archive holds. */
+#define KPY_KIND_VENV "venv"
+#define KPY_KIND_UV "uv-cache"
+
 /* Strings malloc'd and owned; free with kpy_manifest_free. */
 struct kpy_manifest {
 	int format;            /* 1 */

@@ -1,7 +1,7 @@
 /* once.c: one restore per target directory, however many steps and tasks ask at once. */
 #include "autoconfig.h"
 #include "once.h"
-#include "archive.h"
+#include "envarchive.h"
 #include "tree.h"
 
 #include <errno.h>

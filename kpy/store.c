@@ -1,7 +1,7 @@
 /* store.c: the pipdir: valid names, archive paths, listing and removing saved archives. */
 #include "autoconfig.h"
 #include "store.h"
-#include "archive.h"
+#include "envarchive.h"
 #include "text.h"
 #include "tree.h"
 
@@ -58,41 +58,63 @@ char *kpy_store_path(const char *pipdir, const char *kind, const char *name)
 	return out;
 }
 
-static int check_dir(const char *path, const char *what, int writable, int create,
-		     struct kpy_err *e)
+static int check_dir(const char *path, const char *what, unsigned flags, struct kpy_err *e)
 {
 	struct stat st;
 
 	if (stat(path, &st) < 0) {
-		if (errno == ENOENT && create)
+		if (errno == ENOENT && (flags & KPY_STORE_CREATE))
 			return kpy_mkdirs(path, 0755, e);
 		if (errno == ENOENT)
-			return kpy_err_set(e, KPY_ENOENT, "%s %s does not exist: create it, or set another with 'kpy config pipdir PATH'", what, path);
+			return kpy_err_set(e, KPY_EPIPDIR, "%s %s does not exist", what, path);
 		return kpy_err_sys(e, errno, "cannot use %s %s", what, path);
 	}
 	if (!S_ISDIR(st.st_mode))
-		return kpy_err_set(e, KPY_EINVAL, "%s %s is not a directory: move it away, or set another with 'kpy config pipdir PATH'", what, path);
-	if (writable && access(path, W_OK | X_OK) < 0)
-		return kpy_err_set(e, KPY_EFAIL, "%s %s is read-only%s: choose a writable pipdir with 'kpy config pipdir PATH', or set KPY_PIPDIR=PATH for one command",
-				   what, path, errno == EROFS ? " (a read-only file system)" : " for you");
-	if (!writable && access(path, R_OK | X_OK) < 0)
-		return kpy_err_set(e, KPY_EFAIL, "%s %s is not readable by you: fix its permissions, or set another with 'kpy config pipdir PATH'", what, path);
+		return kpy_err_set(e, KPY_EPIPDIR, "%s %s is not a directory", what, path);
+	if ((flags & KPY_STORE_WRITABLE) && access(path, W_OK | X_OK) < 0)
+		return kpy_err_set(e, KPY_EPIPDIR, "%s %s is read-only%s", what, path,
+				   errno == EROFS ? " (a read-only file system)" : " for you");
+	if (access(path, R_OK | X_OK) < 0)
+		return kpy_err_set(e, KPY_EPIPDIR, "%s %s is not readable by you", what, path);
 	return 0;
 }
 
-int kpy_store_check(const char *pipdir, const char *kind, int writable, int create,
-		    struct kpy_err *e)
+int kpy_store_check(const char *pipdir, const char *kind, unsigned flags, struct kpy_err *e)
 {
 	char *dir;
 	int rv;
 
-	if (check_dir(pipdir, "pipdir", writable, create, e) < 0)
+	if (check_dir(pipdir, "pipdir", flags, e) < 0)
 		return -1;
 	if ((dir = kpy_store_dir(pipdir, kind)) == NULL)
 		return kpy_err_set(e, KPY_EFAIL, "out of memory");
-	rv = check_dir(dir, "archive directory", writable, create, e);
+	rv = check_dir(dir, "archive directory", flags, e);
 	free(dir);
 	return rv;
+}
+
+char *kpy_store_find(const char *pipdir, const char *kind, const char *name, struct kpy_err *e)
+{
+	char *path;
+
+	char what[40];
+
+	snprintf(what, sizeof(what), "%s name", kpy_store_noun(kind));
+	if (kpy_name_check(name, what, e) < 0 || kpy_store_check(pipdir, kind, 0, e) < 0)
+		return NULL;
+	if ((path = kpy_store_path(pipdir, kind, name)) == NULL) {
+		kpy_err_set(e, KPY_EFAIL, "out of memory");
+		return NULL;
+	}
+	if (access(path, F_OK) < 0) {
+		if (errno == ENOENT)
+			kpy_store_missing(pipdir, kind, name, e);
+		else
+			kpy_err_sys(e, errno, "cannot use %s", path);
+		free(path);
+		return NULL;
+	}
+	return path;
 }
 
 static int by_name(const void *a, const void *b)
@@ -100,8 +122,8 @@ static int by_name(const void *a, const void *b)
 	return strcmp(((const struct kpy_saved *)a)->name, ((const struct kpy_saved *)b)->name);
 }
 
-int kpy_store_list(const char *pipdir, const char *kind, struct kpy_saved **out,
-		   size_t *n, struct kpy_err *e)
+int kpy_store_list(const char *pipdir, const char *kind, int manifests,
+		   struct kpy_saved **out, size_t *n, struct kpy_err *e)
 {
 	char *dir = kpy_store_dir(pipdir, kind), *path = NULL;
 	struct kpy_saved *v = NULL;
@@ -148,7 +170,7 @@ int kpy_store_list(const char *pipdir, const char *kind, struct kpy_saved **out,
 		}
 		if (stat(path, &st) == 0)
 			v[cnt].size = st.st_size;
-		if (kpy_archive_manifest(path, &v[cnt].m, &ignore) < 0)
+		if (manifests && kpy_archive_manifest(path, &v[cnt].m, &ignore) < 0)
 			v[cnt].damaged = 1;
 		free(path);
 		path = NULL;
@@ -197,7 +219,7 @@ static char *saved_names(const char *pipdir, const char *kind, const char *name,
 	char *s;
 
 	*closest = NULL;
-	if (kpy_store_list(pipdir, kind, &v, &n, &ignore) < 0)
+	if (kpy_store_list(pipdir, kind, 0, &v, &n, &ignore) < 0)
 		return strdup("none");
 	if (n == 0) {
 		kpy_saved_free(v, n);
@@ -241,10 +263,10 @@ int kpy_store_missing(const char *pipdir, const char *kind, const char *name,
 		snprintf(also, sizeof(also), " (a saved %s has that name)", kpy_store_noun(other));
 	free(there);
 	if (closest != NULL)
-		kpy_err_set(e, KPY_ENOENT, "no saved %s named '%s' in %s%s; did you mean '%s'? saved: %s",
+		kpy_err_set(e, KPY_ENOSAVED, "no saved %s named '%s' in %s%s; did you mean '%s'? saved: %s",
 			    kpy_store_noun(kind), name, pipdir, also, closest, names ? names : "none");
 	else
-		kpy_err_set(e, KPY_ENOENT, "no saved %s named '%s' in %s%s; saved: %s",
+		kpy_err_set(e, KPY_ENOSAVED, "no saved %s named '%s' in %s%s; saved: %s",
 			    kpy_store_noun(kind), name, pipdir, also, names ? names : "none");
 	free(closest);
 	free(names);

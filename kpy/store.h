@@ -7,8 +7,6 @@
 #include "manifest.h"
 
 #define KPY_NAME_MAX 64
-#define KPY_KIND_VENV "venv"
-#define KPY_KIND_UV "uv-cache"
 /* Store kind of the envs kpy run keeps per script dependency set (<pipdir>/script_envs);
  * the archives themselves are ordinary venv archives (manifest kind "venv"). */
 #define KPY_KIND_SCRIPT "script"
@@ -23,10 +21,17 @@ char *kpy_store_dir(const char *pipdir, const char *kind);
 /* <store dir>/<name>.tar.zst; malloc'd. The name must have passed kpy_name_check. */
 char *kpy_store_path(const char *pipdir, const char *kind, const char *name);
 
-/* The pipdir must exist, be a directory and (if WRITABLE) be writable; with CREATE,
- * a missing pipdir and its store directory are made (mode 0755). */
-int kpy_store_check(const char *pipdir, const char *kind, int writable, int create,
-		    struct kpy_err *e);
+/* Flags of kpy_store_check. */
+#define KPY_STORE_WRITABLE 1u  /* the pipdir must be writable */
+#define KPY_STORE_CREATE 2u    /* make a missing pipdir and store directory (0755) */
+/* The pipdir must exist, be a directory and readable (with the flags above: writable;
+ * made when missing). */
+int kpy_store_check(const char *pipdir, const char *kind, unsigned flags, struct kpy_err *e);
+
+/* The archive of the saved NAME of KIND, after checking the name and that the pipdir
+ * can be read; malloc'd. NULL with KPY_ENOSAVED (naming those saved) when there is no
+ * such archive. */
+char *kpy_store_find(const char *pipdir, const char *kind, const char *name, struct kpy_err *e);
 
 struct kpy_saved {
 	char *name;                 /* owned */
@@ -34,23 +39,24 @@ struct kpy_saved {
 	int damaged;                /* manifest unreadable */
 	struct kpy_manifest m;      /* owned; zeroed when damaged */
 };
-/* Saved archives of KIND sorted by name; free with kpy_saved_free. On failure (an
- * unreadable directory, out of memory) nothing is returned, never a partial list. An
- * empty list is *OUT NULL and *N 0. A missing store
- * directory is an empty list. */
-int kpy_store_list(const char *pipdir, const char *kind, struct kpy_saved **out,
-		   size_t *n, struct kpy_err *e);
+/* Saved archives of KIND sorted by name; free with kpy_saved_free. With MANIFESTS,
+ * each archive's manifest is read (damaged set when it cannot be); without, only the
+ * names and sizes (nothing is decompressed). On failure (an unreadable directory, out
+ * of memory) nothing is returned, never a partial list. An empty list is *OUT NULL
+ * and *N 0. A missing store directory is an empty list. */
+int kpy_store_list(const char *pipdir, const char *kind, int manifests,
+		   struct kpy_saved **out, size_t *n, struct kpy_err *e);
 void kpy_saved_free(struct kpy_saved *v, size_t n);
 
 /* "environment" for KPY_KIND_VENV, "uv cache" for KPY_KIND_UV: for messages. */
 const char *kpy_store_noun(const char *kind);
 
-/* Set a KPY_ENOENT error for NAME that lists the saved names of KIND (and says so
+/* Set a KPY_ENOSAVED error for NAME that lists the saved names of KIND (and says so
  * when the other kind has NAME); returns -1. */
 int kpy_store_missing(const char *pipdir, const char *kind, const char *name,
 		      struct kpy_err *e);
 
-/* Remove a saved archive; an unknown name is KPY_ENOENT naming those that exist. */
+/* Remove a saved archive; an unknown name is KPY_ENOSAVED naming those that exist. */
 int kpy_store_rm(const char *pipdir, const char *kind, const char *name, struct kpy_err *e);
 
 #endif

@@ -124,7 +124,7 @@ static void explain(const struct kpy_job *j, const char *kind, const char *name,
 	}
 	if (e->code == KPY_EDAMAGED || e->code == KPY_ENOPYTHON)
 		return;
-	if (kpy_store_check(pipdir, kind, 0, 0, &pe) < 0 && pe.code != KPY_ENOENT) {
+	if (kpy_store_check(pipdir, kind, 0, &pe) < 0 && pe.code != KPY_ENOENT) {
 		kpy_err_clear(e);
 		/* the core would say 'kpy config pipdir', which does not apply here */
 		if (site_pipdir)

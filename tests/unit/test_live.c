@@ -165,7 +165,7 @@ Test(live, create_a_real_venv, .timeout = 60)
 	free(text);
 	kpy_err_clear(&e);
 	cr_assert_eq(kpy_venv_create("/usr/bin/python3", p, "myenv", &e), -1);
-	cr_assert_eq(e.code, KPY_EEXIST);
+	cr_assert_eq(e.code, KPY_ETAKEN);
 	rm_tmpdir(d);
 }
 
@@ -222,7 +222,7 @@ Test(live, rename_rewrites_paths)
 	/* a taken name is refused, nothing moves */
 	cr_assert_eq(kpy_mkdirs(oldp, 0755, &e), 0);
 	cr_assert_eq(kpy_live_rename(newp, oldp, &e), -1);
-	cr_assert_eq(e.code, KPY_EEXIST);
+	cr_assert_eq(e.code, KPY_ETAKEN);
 	rm_tmpdir(d);
 }
 

@@ -51,8 +51,8 @@ Test(manifest, newer_format_asks_for_an_upgrade)
 	struct kpy_err e = KPY_ERR_INIT;
 
 	cr_assert_eq(kpy_manifest_parse(t, strlen(t), &r, &e), -1);
-	cr_assert_eq(e.code, KPY_EINVAL);
-	cr_assert(strstr(e.msg, "upgrade kpy") != NULL);
+	cr_assert_eq(e.code, KPY_ENEWER);
+	cr_assert(strstr(e.msg, "newer than this kpy") != NULL, "%s", e.msg);
 }
 
 Test(manifest, newer_format_is_named)

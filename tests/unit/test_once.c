@@ -2,7 +2,7 @@
 #include "helpers.h"
 #include <dirent.h>
 #include <sys/wait.h>
-#include "archive.h"
+#include "envarchive.h"
 #include "once.h"
 
 Test(once, many_processes_one_restore, .timeout = 60)

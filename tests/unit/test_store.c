@@ -40,18 +40,20 @@ Test(store, check_missing_and_not_a_directory)
 	char *d = mk_tmpdir(), p[PATH_MAX];
 
 	PATHF(p, "%s/nope", d);
-	cr_assert_eq(kpy_store_check(p, KPY_KIND_VENV, 0, 0, &e), -1);
-	cr_assert_eq(e.code, KPY_ENOENT);
-	cr_assert(strstr(e.msg, p) && strstr(e.msg, "kpy config pipdir"), "%s", e.msg);
+	cr_assert_eq(kpy_store_check(p, KPY_KIND_VENV, 0, &e), -1);
+	cr_assert_eq(e.code, KPY_EPIPDIR);
+	/* facts only: the remedy is the front end's */
+	cr_assert(strstr(e.msg, p) && strstr(e.msg, "does not exist") && !strstr(e.msg, "kpy config"), "%s", e.msg);
 	kpy_err_clear(&e);
-	cr_assert_eq(kpy_store_check(p, KPY_KIND_VENV, 1, 1, &e), 0, "%s", e.msg);
+	cr_assert_eq(kpy_store_check(p, KPY_KIND_VENV, KPY_STORE_WRITABLE | KPY_STORE_CREATE, &e), 0, "%s", e.msg);
 	PATHF(p, "%s/nope/venv_archives", d);
 	cr_assert(exists(p));
 
 	PATHF(p, "%s/file", d);
 	put(p, "x", 0644);
 	kpy_err_clear(&e);
-	cr_assert_eq(kpy_store_check(p, KPY_KIND_VENV, 1, 1, &e), -1);
+	cr_assert_eq(kpy_store_check(p, KPY_KIND_VENV, KPY_STORE_WRITABLE | KPY_STORE_CREATE, &e), -1);
+	cr_assert_eq(e.code, KPY_EPIPDIR);
 	cr_assert(strstr(e.msg, "not a directory"), "%s", e.msg);
 	rm_tmpdir(d);
 }
@@ -63,7 +65,7 @@ Test(store, list_and_rm)
 	size_t n;
 	char *d = mk_tmpdir(), p[PATH_MAX];
 
-	cr_assert_eq(kpy_store_list(d, KPY_KIND_VENV, &v, &n, &e), 0, "missing store dir is empty");
+	cr_assert_eq(kpy_store_list(d, KPY_KIND_VENV, 1, &v, &n, &e), 0, "missing store dir is empty");
 	cr_assert_eq(n, 0);
 	kpy_saved_free(v, n);
 	PATHF(p, "%s/venv_archives", d);
@@ -74,15 +76,21 @@ Test(store, list_and_rm)
 	put(p, "not zstd either", 0644);
 	PATHF(p, "%s/venv_archives/.a.tar.zst.XXXX12", d);
 	put(p, "temp", 0644);
-	cr_assert_eq(kpy_store_list(d, KPY_KIND_VENV, &v, &n, &e), 0);
+	cr_assert_eq(kpy_store_list(d, KPY_KIND_VENV, 1, &v, &n, &e), 0);
 	cr_assert_eq(n, 2);
 	cr_assert_str_eq(v[0].name, "a");
 	cr_assert_str_eq(v[1].name, "b");
 	cr_assert(v[0].damaged && v[1].damaged);
 	kpy_saved_free(v, n);
+	/* names only: nothing is opened, so nothing is found damaged */
+	cr_assert_eq(kpy_store_list(d, KPY_KIND_VENV, 0, &v, &n, &e), 0);
+	cr_assert_eq(n, 2);
+	cr_assert(!v[0].damaged && !v[1].damaged && v[0].m.kind == NULL);
+	cr_assert_eq(v[1].size, (off_t)strlen("not zstd"));
+	kpy_saved_free(v, n);
 
 	cr_assert_eq(kpy_store_rm(d, KPY_KIND_VENV, "zzz", &e), -1);
-	cr_assert_eq(e.code, KPY_ENOENT);
+	cr_assert_eq(e.code, KPY_ENOSAVED);
 	cr_assert(strstr(e.msg, "saved: a, b") != NULL, "%s", e.msg);
 	kpy_err_clear(&e);
 	cr_assert_eq(kpy_store_rm(d, KPY_KIND_VENV, "../x", &e), -1);
@@ -108,7 +116,7 @@ Test(store, only_foreign_names_is_empty_and_leaks_nothing)
 	put(p, "x", 0644);
 	PATHF(p, "%s/venv_archives/a b.tar.zst", d);
 	put(p, "x", 0644);
-	cr_assert_eq(kpy_store_list(d, KPY_KIND_VENV, &v, &n, &e), 0, "%s", e.msg);
+	cr_assert_eq(kpy_store_list(d, KPY_KIND_VENV, 1, &v, &n, &e), 0, "%s", e.msg);
 	cr_assert_eq(n, 0);
 	cr_assert_null(v);
 	cr_assert_eq(kpy_store_rm(d, KPY_KIND_VENV, "zzz", &e), -1);
@@ -129,10 +137,10 @@ Test(store, read_only_pipdir_says_what_to_do)
 	if (pid == 0) {
 		if (geteuid() == 0 && (setgroups(0, NULL) < 0 || setgid(65534) < 0 || setuid(65534) < 0))
 			_exit(3);
-		if (kpy_store_check(p, KPY_KIND_VENV, 1, 1, &e) == 0)
+		if (kpy_store_check(p, KPY_KIND_VENV, KPY_STORE_WRITABLE | KPY_STORE_CREATE, &e) == 0)
 			_exit(4);
-		_exit(strstr(e.msg, "read-only") && strstr(e.msg, "kpy config pipdir") &&
-		      strstr(e.msg, "KPY_PIPDIR") && strstr(e.msg, p) && !strstr(e.msg, "permissions") ? 0 : 5);
+		_exit(e.code == KPY_EPIPDIR && strstr(e.msg, "read-only") && !strstr(e.msg, "kpy config") &&
+		      strstr(e.msg, p) && !strstr(e.msg, "permissions") ? 0 : 5);
 	}
 	int status;
 	cr_assert_eq(waitpid(pid, &status, 0), pid);

@@ -1,6 +1,6 @@
-/* archive.h: saving an environment to NAME.tar.zst and restoring it elsewhere. */
-#ifndef KPY_ARCHIVE_H
-#define KPY_ARCHIVE_H
+/* envarchive.h: saving an environment to NAME.tar.zst and restoring it elsewhere. */
+#ifndef KPY_ENVARCHIVE_H
+#define KPY_ENVARCHIVE_H
 
 #include "error.h"
 #include "manifest.h"

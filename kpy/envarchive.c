@@ -1,6 +1,6 @@
-/* archive.c: saving an environment as one .tar.zst and restoring it somewhere else. */
+/* envarchive.c: saving an environment as one .tar.zst and restoring it somewhere else. */
 #include "autoconfig.h"
-#include "archive.h"
+#include "envarchive.h"
 #include "relocate.h"
 #include "store.h"
 #include "tree.h"
@@ -399,14 +399,14 @@ struct saver {
 	int venv;                /* a venv: scan for the prefix, rewrite the prompt */
 };
 
-/* Writing the archive failed: say which, and on a full disk what to do. */
+/* Writing the archive failed: say which (a full disk gets KPY_ENOSPC from errno). */
 static int write_error(struct saver *s)
 {
 	int err = archive_errno(s->a) > 0 ? archive_errno(s->a) : EIO;
 
 	if (err == ENOSPC || err == EDQUOT)
-		return kpy_err_sys(s->e, err, "cannot write beside %s: free space there (or raise the quota) and save again; %s was not changed",
-				   s->dest, s->dest);
+		return kpy_err_sys(s->e, err, "cannot write the new archive beside %s, which was not changed",
+				   s->dest);
 	return kpy_err_sys(s->e, err, "cannot write the archive beside %s (%s)", s->dest,
 			   archive_error_string(s->a) ? archive_error_string(s->a) : "write failed");
 }
@@ -490,7 +490,7 @@ static int add_file(struct saver *s, const struct ent *x, struct archive_entry *
 		size_t outlen = 0;
 		ssize_t n = read_full(fd, s->buf, size);
 		if (n != (ssize_t)size) {
-			kpy_err_set(s->e, KPY_EFAIL, "%s changed while it was being saved: save again when nothing writes to it (no pip or uv running there)", path);
+			kpy_err_set(s->e, KPY_EBUSY, "%s changed while it was being saved", path);
 			goto out;
 		}
 		has_nul = !s->venv || memchr(s->buf, '\0', size) != NULL;
@@ -520,7 +520,7 @@ static int add_file(struct saver *s, const struct ent *x, struct archive_entry *
 			size_t want = left < s->bufsize ? left : s->bufsize;
 			ssize_t n = read_full(fd, s->buf, want);
 			if (n != (ssize_t)want) {
-				kpy_err_set(s->e, KPY_EFAIL, "%s changed while it was being saved: save again when nothing writes to it (no pip or uv running there)", path);
+				kpy_err_set(s->e, KPY_EBUSY, "%s changed while it was being saved", path);
 				goto out;
 			}
 			if (!has_nul && memchr(s->buf, '\0', want))
@@ -778,11 +778,11 @@ int kpy_archive_save(const char *src_in, const char *dest, const struct kpy_save
 		goto out;
 	cfg = slurp(cfgpath, 1 << 16);
 	if (venv && cfg == NULL) {
-		kpy_err_set(e, KPY_EINVAL, "%s is not a virtual environment (no pyvenv.cfg): activate the env to save, or make one with 'kpy create'", src);
+		kpy_err_set(e, KPY_ENOTVENV, "%s is not a virtual environment (no pyvenv.cfg)", src);
 		goto out;
 	}
 	if (!o->force && access(dest, F_OK) == 0) {
-		kpy_err_set(e, KPY_EEXIST, "%s already exists: use 'kpy save -f %s' to replace it", dest, o->name);
+		kpy_err_set(e, KPY_EEXIST, "%s already exists", dest);
 		goto out;
 	}
 
@@ -886,8 +886,8 @@ int kpy_archive_save(const char *src_in, const char *dest, const struct kpy_save
 		struct kpy_err ze = KPY_ERR_INIT;
 		if (kpy_zw_close(s.a, zw, tmp, &ze) < 0) {
 			if (ze.code == KPY_ENOSPC) /* the same words as write_error's */
-				kpy_err_sys(e, ENOSPC, "cannot write beside %s: free space there (or raise the quota) and save again; %s was not changed",
-					    dest, dest);
+				kpy_err_sys(e, ENOSPC, "cannot write the new archive beside %s, which was not changed",
+					    dest);
 			else
 				kpy_err_set(e, ze.code, "%s", ze.msg);
 			goto out;
@@ -912,7 +912,7 @@ int kpy_archive_save(const char *src_in, const char *dest, const struct kpy_save
 			r = renameat2(AT_FDCWD, tmp, AT_FDCWD, dest, RENAME_NOREPLACE);
 		if (r < 0) {
 			if (errno == EEXIST)
-				kpy_err_set(e, KPY_EEXIST, "%s already exists: use 'kpy save -f %s' to replace it", dest, o->name);
+				kpy_err_set(e, KPY_EEXIST, "%s already exists", dest);
 			else
 				kpy_err_sys(e, errno, "cannot create %s", dest);
 			goto out;
@@ -971,7 +971,7 @@ struct reader {
 static int damaged(struct reader *r, struct kpy_err *e, const char *why)
 {
 	return kpy_err_set(e, KPY_EDAMAGED,
-			   "archive %s is damaged (%s): save it again, or restore the file from a backup",
+			   "archive %s is damaged (%s)",
 			   r->path, why);
 }
 
@@ -985,7 +985,7 @@ static int write_failed(struct archive *aw, struct reader *r, const char *dest,
 	if (err <= 0)
 		return damaged(r, e, archive_error_string(aw) ? archive_error_string(aw) : "an entry cannot be written");
 	if (err == ENOSPC || err == EDQUOT)
-		return kpy_err_sys(e, err, "cannot restore %s into %s: free space there (or raise the quota) and try again", r->path, dest);
+		return kpy_err_sys(e, err, "cannot restore %s into %s", r->path, dest);
 	return kpy_err_sys(e, err, "cannot restore %s into %s", r->path, dest);
 }
 
@@ -1124,12 +1124,10 @@ static int missing_python(const char *archive, const char *python,
 			  const struct kpy_manifest *m, struct kpy_err *e)
 {
 	const char *v = m->python_version ? m->python_version : "3";
-	const char *dot = strchr(v, '.');
-	int mm = (int)(dot && strchr(dot + 1, '.') ? strchr(dot + 1, '.') - v : (ptrdiff_t)strlen(v));
 
 	return kpy_err_set(e, KPY_ENOPYTHON,
-			   "the environment in %s needs the Python interpreter %s (Python %s), which is missing on this machine: load the module that provides it (for example 'module load python/%.*s') or recreate the env with a Python this machine has",
-			   archive, python, v, mm, v);
+			   "the environment in %s needs the Python interpreter %s (Python %s), which is missing on this machine",
+			   archive, python, v);
 }
 
 /* Base interpreter of the restored venv at ROOT, which will be renamed to DEST:
@@ -1218,7 +1216,7 @@ int kpy_archive_restore(const char *archive, const char *dest_in, const char *pr
 	if ((why = bad_prefix(dest, 0)) != NULL)
 		return kpy_err_set(e, KPY_EINVAL, "cannot restore to %s: %s; choose another path", dest, why);
 	if (lstat(dest, &st) == 0)
-		return kpy_err_set(e, KPY_EEXIST, "%s already exists: remove it or choose another name", dest);
+		return kpy_err_set(e, KPY_ETAKEN, "%s already exists", dest);
 	strcpy(parent, dest);
 	char *base = strrchr(parent, '/');
 	*base++ = '\0';
@@ -1398,7 +1396,7 @@ int kpy_archive_restore(const char *archive, const char *dest_in, const char *pr
 	}
 	if (renameat2(AT_FDCWD, tmp, AT_FDCWD, dest, RENAME_NOREPLACE) < 0) {
 		if (errno == EEXIST || errno == ENOTEMPTY)
-			kpy_err_set(e, KPY_EEXIST, "%s was created by someone else meanwhile: remove it or choose another name", dest);
+			kpy_err_set(e, KPY_ETAKEN, "%s was created by someone else meanwhile", dest);
 		else
 			kpy_err_sys(e, errno, "cannot move the restored env to %s", dest);
 		goto out;
