@@ -1,6 +1,10 @@
 /* envarchive.c: saving an environment as one .tar.zst and restoring it somewhere else. */
 #include "autoconfig.h"
 #include "envarchive.h"
+#include "buf.h"
+#include "fdio.h"
+#include "kv.h"
+#include "publish.h"
 #include "relocate.h"
 #include "store.h"
 #include "tree.h"
@@ -66,12 +70,10 @@ static int walk_dir(struct walk *w, int fd, const char *rel, const char *root,
 			continue;
 		if (rel[0] == '\0' && strcmp(de->d_name, ".kpy") == 0)
 			continue; /* kpy's own metadata is written afresh */
-		if (n == cap) {
-			char **nn = realloc(names, (cap = cap ? cap * 2 : 32) * sizeof(*names));
-			if (nn == NULL)
-				goto oom;
-			names = nn;
-		}
+		char **nn = kpy_grow(names, &cap, n, sizeof(*names), 32);
+		if (nn == NULL)
+			goto oom;
+		names = nn;
 		if ((names[n] = strdup(de->d_name)) == NULL)
 			goto oom;
 		n++;
@@ -84,12 +86,10 @@ static int walk_dir(struct walk *w, int fd, const char *rel, const char *root,
 		qsort(names, n, sizeof(*names), cmp_str);
 	for (size_t i = 0; i < n; i++) {
 		struct ent *x;
-		if (w->n == w->cap) {
-			struct ent *nv = realloc(w->v, (w->cap = w->cap ? w->cap * 2 : 256) * sizeof(*nv));
-			if (nv == NULL)
-				goto oom;
-			w->v = nv;
-		}
+		struct ent *nv = kpy_grow(w->v, &w->cap, w->n, sizeof(*nv), 256);
+		if (nv == NULL)
+			goto oom;
+		w->v = nv;
 		x = &w->v[w->n];
 		x->link = NULL;
 		if (fstatat(dirfd(d), names[i], &x->st, AT_SYMLINK_NOFOLLOW) < 0) {
@@ -175,49 +175,13 @@ static void walk_free(struct walk *w)
 
 /* ---------- facts about the venv ---------- */
 
-/* Value of KEY in pyvenv.cfg text, malloc'd, or NULL. */
-static char *cfg_value(const char *text, const char *key)
-{
-	size_t kl = strlen(key);
 
-	for (const char *l = text; l && *l; l = strchr(l, '\n') ? strchr(l, '\n') + 1 : NULL) {
-		const char *p = l;
-		while (*p == ' ')
-			p++;
-		if (strncmp(p, key, kl) != 0)
-			continue;
-		p += kl;
-		while (*p == ' ')
-			p++;
-		if (*p++ != '=')
-			continue;
-		while (*p == ' ')
-			p++;
-		size_t n = strcspn(p, "\r\n");
-		while (n > 0 && p[n - 1] == ' ')
-			n--;
-		return strndup(p, n);
-	}
-	return NULL;
-}
-
+/* The first MAX bytes of PATH, NUL-terminated and malloc'd, or NULL. */
 static char *slurp(const char *path, size_t max)
 {
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	char *buf;
-	ssize_t n;
+	char *text;
 
-	if (fd < 0)
-		return NULL;
-	buf = malloc(max + 1);
-	n = buf ? read(fd, buf, max) : -1;
-	close(fd);
-	if (n < 0) {
-		free(buf);
-		return NULL;
-	}
-	buf[n] = '\0';
-	return buf;
+	return kpy_read_file(path, max, 0, &text, NULL, NULL, NULL) < 0 ? NULL : text;
 }
 
 /* The prompt name in SRC/bin/activate ("(NAME) " or NAME), else pyvenv.cfg's, else
@@ -246,7 +210,7 @@ static char *venv_prompt(const char *src, const char *cfg)
 		}
 		free(act);
 	}
-	if (out == NULL && cfg != NULL && (out = cfg_value(cfg, "prompt")) != NULL) {
+	if (out == NULL && cfg != NULL && (out = kpy_kv_get(cfg, "prompt")) != NULL) {
 		size_t n = strlen(out);
 		if (n >= 2 && (out[0] == '\'' || out[0] == '"') && out[n - 1] == out[0]) {
 			memmove(out, out + 1, n - 2);
@@ -271,40 +235,9 @@ static char *venv_base_python(const char *src, const char *cfg)
 	if (kpy_pathf(path, sizeof(path), &ignore, "%s/bin/python", src) == 0 &&
 	    realpath(path, real) != NULL && !(strncmp(real, src, sl) == 0 && real[sl] == '/'))
 		return strdup(real);
-	return cfg ? cfg_value(cfg, "executable") : NULL;
+	return cfg ? kpy_kv_get(cfg, "executable") : NULL;
 }
 
-/* ---------- temporaries of writers killed before they could clean up ---------- */
-
-/* Temporary names carry "HOST-PID-XXXXXX" after a MARK (".tar.zst." beside archives,
- * ".kpy-" beside restored envs), and their writer holds a flock on them while it
- * works. A later save or restore removes those of this host whose writer is gone:
- * its pid is dead and the lock is free (the lock also covers a pid reused by
- * another process, and writers in another pid namespace). Those of other hosts on a
- * shared file system are left alone. */
-
-static void host_name(char *buf, size_t size)
-{
-	if (gethostname(buf, size) < 0 || buf[0] == '\0')
-		snprintf(buf, size, "localhost");
-	buf[size - 1] = '\0';
-	for (char *p = buf; *p; p++)
-		if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
-		      (*p >= '0' && *p <= '9') || *p == '.' || *p == '-'))
-			*p = '_';
-}
-
-/* "HOST-PID-XXXXXX" for this process. */
-static void temp_tag(char *buf, size_t size)
-{
-	char host[256];
-
-	host_name(host, sizeof(host));
-	snprintf(buf, size, "%s-%ld-XXXXXX", host, (long)getpid());
-}
-
-/* The writer's pid if NAME is a temporary "...MARK HOST-PID-XXXXXX" of this host,
- * else 0. */
 /* Why PATH cannot be an env's prefix, or NULL: the manifest keeps values unquoted
  * (no control bytes, no blank at the end), and the activate scripts quote the path
  * in single quotes (no '). */
@@ -320,67 +253,6 @@ static const char *bad_prefix(const char *path, int quote_ok)
 	if (!quote_ok && strchr(path, '\'') != NULL)
 		return "a quote (') in it would break the env's activate scripts";
 	return NULL;
-}
-
-static pid_t temp_pid(const char *name, const char *mark, const char *host)
-{
-	size_t n = strlen(name), ml = strlen(mark), hl = strlen(host);
-	const char *p;
-	long pid = 0, mul = 1;
-
-	if (name[0] != '.' || n < 8 || name[n - 7] != '-')
-		return 0;
-	p = name + n - 8;
-	while (p > name && *p >= '0' && *p <= '9' && mul < 10000000000L) {
-		pid += (*p - '0') * mul;
-		mul *= 10;
-		p--;
-	}
-	if (mul == 1 || *p != '-' || pid <= 0 || pid > INT_MAX)
-		return 0;
-	if ((size_t)(p - name) < ml + hl || memcmp(p - hl, host, hl) != 0 ||
-	    memcmp(p - hl - ml, mark, ml) != 0)
-		return 0;
-	return (pid_t)pid;
-}
-
-/* Remove the temporaries in DIR (files, or directories with DIRS) of dead writers on
- * this host. Best effort: whatever cannot be checked or removed stays. */
-static void sweep_stale(const char *dir, const char *mark, int dirs)
-{
-	char host[256];
-	struct dirent *de;
-	DIR *d = opendir(dir);
-
-	if (d == NULL)
-		return;
-	host_name(host, sizeof(host));
-	while ((de = readdir(d)) != NULL) {
-		pid_t pid = temp_pid(de->d_name, mark, host);
-		int fd;
-
-		if (pid == 0 || pid == getpid() || kill(pid, 0) == 0 || errno != ESRCH)
-			continue;
-		fd = openat(dirfd(d), de->d_name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC |
-			    (dirs ? O_DIRECTORY : 0));
-		if (fd < 0)
-			continue;
-		/* a shared lock still conflicts with the writer's exclusive one, and NFS
-		 * (which emulates flock with fcntl locks) grants it on a read-only fd */
-		if (flock(fd, LOCK_SH | LOCK_NB) == 0 || errno == ENOLCK || errno == ENOSYS ||
-		    errno == EOPNOTSUPP || errno == EINVAL || errno == EBADF) {
-			if (!dirs) {
-				unlinkat(dirfd(d), de->d_name, 0);
-			} else {
-				char path[PATH_MAX];
-				struct kpy_err ignore = KPY_ERR_INIT;
-				if (kpy_pathf(path, sizeof(path), &ignore, "%s/%s", dir, de->d_name) == 0)
-					kpy_rmtree(path, &ignore);
-			}
-		}
-		close(fd);
-	}
-	closedir(d);
 }
 
 /* ---------- writing ---------- */
@@ -436,34 +308,17 @@ out:
 
 static int note_mention(struct saver *s, const char *rel)
 {
-	if (s->nmention == s->capmention) {
-		char **n = realloc(s->mention, (s->capmention = s->capmention ? s->capmention * 2 : 64) * sizeof(*n));
-		if (n == NULL)
-			return kpy_err_set(s->e, KPY_EFAIL, "out of memory");
-		s->mention = n;
-	}
+	char **n = kpy_grow(s->mention, &s->capmention, s->nmention, sizeof(*n), 64);
+
+	if (n == NULL)
+		return kpy_err_set(s->e, KPY_EFAIL, "out of memory");
+	s->mention = n;
 	if ((s->mention[s->nmention] = strdup(rel)) == NULL)
 		return kpy_err_set(s->e, KPY_EFAIL, "out of memory");
 	s->nmention++;
 	return 0;
 }
 
-static ssize_t read_full(int fd, char *buf, size_t n)
-{
-	size_t got = 0;
-
-	while (got < n) {
-		ssize_t r = read(fd, buf + got, n - got);
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r < 0)
-			return -1;
-		if (r == 0)
-			break;
-		got += (size_t)r;
-	}
-	return (ssize_t)got;
-}
 
 static int write_data(struct saver *s, const char *p, size_t n)
 {
@@ -488,7 +343,7 @@ static int add_file(struct saver *s, const struct ent *x, struct archive_entry *
 	if (size <= WHOLE_FILE_MAX) {
 		char *out = NULL;
 		size_t outlen = 0;
-		ssize_t n = read_full(fd, s->buf, size);
+		ssize_t n = kpy_read_full(fd, s->buf, size);
 		if (n != (ssize_t)size) {
 			kpy_err_set(s->e, KPY_EBUSY, "%s changed while it was being saved", path);
 			goto out;
@@ -518,7 +373,7 @@ static int add_file(struct saver *s, const struct ent *x, struct archive_entry *
 		}
 		while (left > 0) {
 			size_t want = left < s->bufsize ? left : s->bufsize;
-			ssize_t n = read_full(fd, s->buf, want);
+			ssize_t n = kpy_read_full(fd, s->buf, want);
 			if (n != (ssize_t)want) {
 				kpy_err_set(s->e, KPY_EBUSY, "%s changed while it was being saved", path);
 				goto out;
@@ -598,12 +453,9 @@ out:
 /* "X.dist-info" names under lib/python* /site-packages, one a line, sorted. */
 static char *package_list(const struct walk *w, size_t *len)
 {
-	size_t cap = 256;
-	char *out = malloc(cap);
+	struct kpy_buf b = KPY_BUF_INIT;
 
-	*len = 0;
-	if (out == NULL)
-		return NULL;
+	kpy_buf_add(&b, "", 0); /* an env without packages still has a (empty) list */
 	for (size_t i = 0; i < w->n; i++) {
 		const char *r = w->v[i].rel, *sp, *name;
 		if (!S_ISDIR(w->v[i].st.st_mode) || strncmp(r, "lib/python", 10) != 0)
@@ -614,19 +466,15 @@ static char *package_list(const struct walk *w, size_t *len)
 		size_t nl = strlen(name);
 		if (strchr(name, '/') || nl < 11 || strcmp(name + nl - 10, ".dist-info") != 0)
 			continue;
-		if (*len + nl + 2 > cap) {
-			char *n = realloc(out, cap = (*len + nl + 2) * 2);
-			if (n == NULL) {
-				free(out);
-				return NULL;
-			}
-			out = n;
-		}
-		memcpy(out + *len, name, nl);
-		*len += nl;
-		out[(*len)++] = '\n';
+		kpy_buf_add(&b, name, nl);
+		kpy_buf_add(&b, "\n", 1);
 	}
-	return out;
+	if (b.oom) {
+		kpy_buf_free(&b);
+		return NULL;
+	}
+	*len = b.len;
+	return b.p;
 }
 
 static char *join_lines(char **v, size_t n, size_t *len)
@@ -653,42 +501,11 @@ static char *join_lines(char **v, size_t n, size_t *len)
 static int put_file_at(const char *dir, const char *name, const char *data, size_t len,
 		       struct kpy_err *e)
 {
-	char path[PATH_MAX], tmp[PATH_MAX];
-	int fd, err;
-	size_t done = 0;
+	char path[PATH_MAX];
 
-	if (kpy_pathf(path, sizeof(path), e, "%s/%s", dir, name) < 0 ||
-	    kpy_pathf(tmp, sizeof(tmp), e, "%s/.%s.%ld", dir, name, (long)getpid()) < 0)
+	if (kpy_pathf(path, sizeof(path), e, "%s/%s", dir, name) < 0)
 		return -1;
-	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0644);
-	if (fd < 0)
-		return kpy_err_sys(e, errno, "cannot write %s", path);
-	while (done < len) {
-		ssize_t n = write(fd, data + done, len - done);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0) {
-			if (n == 0)
-				errno = EIO;
-			goto fail;
-		}
-		done += (size_t)n;
-	}
-	if (close(fd) < 0) {
-		fd = -1;
-		goto fail;
-	}
-	if (rename(tmp, path) < 0) {
-		fd = -1;
-		goto fail;
-	}
-	return 0;
-fail:
-	err = errno ? errno : EIO;
-	if (fd >= 0)
-		close(fd);
-	unlink(tmp);
-	return kpy_err_sys(e, err, "cannot write %s", path);
+	return kpy_write_file(AT_FDCWD, path, data, len, 0644, KPY_PUBLISH_KEEPMODE, e);
 }
 
 /* venv's Activate.ps1 takes the prompt from pyvenv.cfg: make its "prompt = ..." line
@@ -696,45 +513,31 @@ fail:
  * digits, '.', '_' and '-', so it needs no escaping inside the quotes. */
 static int set_cfg_prompt(const char *root, const char *prompt, struct kpy_err *e)
 {
-	char path[PATH_MAX], *cfg, *line, *out = NULL;
-	size_t len;
-	int rv = 0;
+	char path[PATH_MAX], *cfg, *out = NULL;
+	struct kpy_kv kv;
+	size_t pos = 0, len;
+	int rv = 0, r;
 
 	if (kpy_pathf(path, sizeof(path), e, "%s/pyvenv.cfg", root) < 0)
 		return -1;
 	if ((cfg = slurp(path, 1 << 16)) == NULL)
 		return 0;
-	for (line = cfg; *line; line += strcspn(line, "\n") + (line[strcspn(line, "\n")] != '\0')) {
-		const char *p = line + strspn(line, " \t");
-		if (strncmp(p, "prompt", 6) == 0 && p[6 + strspn(p + 6, " \t")] == '=')
-			break;
-	}
-	if (*line != '\0') {
-		char *rest = line + strcspn(line, "\n");
-		len = (size_t)(line - cfg);
-		if (asprintf(&out, "%.*sprompt = '%s'%s", (int)len, cfg, prompt, rest) < 0)
+	len = strlen(cfg);
+	while ((r = kpy_kv_next(cfg, len, &pos, &kv)) != 0) {
+		if (r < 0 || !kpy_kv_is(&kv, "prompt"))
+			continue;
+		/* the line, up to its own end of line, becomes prompt = 'PROMPT' */
+		const char *line = cfg + kv.start, *rest = line + strcspn(line, "\n");
+		if (rest > line && rest[-1] == '\r')
+			rest--;
+		if (asprintf(&out, "%.*sprompt = '%s'%s", (int)kv.start, cfg, prompt, rest) < 0)
 			rv = kpy_err_set(e, KPY_EFAIL, "out of memory");
 		else if (strcmp(out, cfg) != 0)
 			rv = put_file_at(root, "pyvenv.cfg", out, strlen(out), e);
+		break;
 	}
 	free(out);
 	free(cfg);
-	return rv;
-}
-
-static int fsync_dir_of(const char *path)
-{
-	char *copy = strdup(path);
-	int fd, rv = -1;
-
-	if (copy == NULL)
-		return -1;
-	fd = open(dirname(copy), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (fd >= 0) {
-		rv = fsync(fd);
-		close(fd);
-	}
-	free(copy);
 	return rv;
 }
 
@@ -752,7 +555,8 @@ int kpy_archive_save(const char *src_in, const char *dest, const struct kpy_save
 	struct kpy_zw *zw = NULL;
 	struct saver s = { 0 };
 	struct walk w = { 0 };
-	char src[PATH_MAX], tmp[PATH_MAX], cfgpath[PATH_MAX], meta[PATH_MAX];
+	struct kpy_tmpfile tf = { .fd = -1, .tmp = "" };
+	char src[PATH_MAX], cfgpath[PATH_MAX], meta[PATH_MAX];
 	char *cfg = NULL, *mtext = NULL, *pkgs = NULL, *reloc = NULL, *old_prompt = NULL;
 	size_t mlen, plen, rlen;
 	int fd = -1, rv = -1, rootfd;
@@ -761,7 +565,6 @@ int kpy_archive_save(const char *src_in, const char *dest, const struct kpy_save
 	const char *why;
 	struct stat st;
 
-	tmp[0] = '\0';
 	/* the prefix is the path as the env knows itself: absolute, without trailing '/' */
 	if (src_in[0] != '/' || strlen(src_in) >= sizeof(src) || strchr(src_in, '\n'))
 		return kpy_err_set(e, KPY_EINVAL, "cannot save '%s': give an absolute path", src_in);
@@ -798,9 +601,9 @@ int kpy_archive_save(const char *src_in, const char *dest, const struct kpy_save
 		/* the archived activate scripts carry the saved name as their prompt */
 		old_prompt = venv_prompt(src, cfg);
 		m.prompt = (char *)o->name;
-		m.python_version = cfg_value(cfg, "version");
+		m.python_version = kpy_kv_get(cfg, "version");
 		if (m.python_version == NULL)
-			m.python_version = cfg_value(cfg, "version_info");
+			m.python_version = kpy_kv_get(cfg, "version_info");
 		m.base_python = venv_base_python(src, cfg);
 	}
 	s.prompt.old_prefix = s.prompt.new_prefix = src;
@@ -828,27 +631,17 @@ int kpy_archive_save(const char *src_in, const char *dest, const struct kpy_save
 
 	{ /* hidden: ".NAME.tar.zst.HOST-PID-XXXXXX" beside DEST */
 		const char *slash = strrchr(dest, '/');
-		char tag[300];
-		if (slash == NULL) {
+		if (slash == NULL || slash == dest) {
 			kpy_err_set(e, KPY_EINVAL, "bad archive path %s", dest);
 			goto out;
 		}
-		temp_tag(tag, sizeof(tag));
-		if (kpy_pathf(tmp, sizeof(tmp), e, "%.*s/.%s.%s", (int)(slash - dest), dest, slash + 1, tag) < 0) {
-			tmp[0] = '\0';
+		if (kpy_pathf(meta, sizeof(meta), e, "%.*s", (int)(slash - dest), dest) < 0)
 			goto out;
-		}
-		tmp[slash - dest] = '\0';
-		sweep_stale(tmp, ".tar.zst.", 0);
-		tmp[slash - dest] = '/';
+		kpy_temp_sweep(meta, ".tar.zst" KPY_TEMP_MARK, 0);
 	}
-	if ((fd = mkstemp(tmp)) < 0) {
-		kpy_err_sys(e, errno, "cannot create a file beside %s", dest);
-		tmp[0] = '\0';
+	if (kpy_tmpfile_open(&tf, AT_FDCWD, dest, 0666, e) < 0)
 		goto out;
-	}
-	flock(fd, LOCK_EX | LOCK_NB); /* held until this process ends: see sweep_stale */
-	fchmod(fd, 0666 & ~current_umask());
+	fd = tf.fd;
 
 	s.src = src;
 	s.venv = venv;
@@ -884,7 +677,7 @@ int kpy_archive_save(const char *src_in, const char *dest, const struct kpy_save
 		goto out;
 	{
 		struct kpy_err ze = KPY_ERR_INIT;
-		if (kpy_zw_close(s.a, zw, tmp, &ze) < 0) {
+		if (kpy_zw_close(s.a, zw, tf.tmp, &ze) < 0) {
 			if (ze.code == KPY_ENOSPC) /* the same words as write_error's */
 				kpy_err_sys(e, ENOSPC, "cannot write the new archive beside %s, which was not changed",
 					    dest);
@@ -893,34 +686,10 @@ int kpy_archive_save(const char *src_in, const char *dest, const struct kpy_save
 			goto out;
 		}
 	}
-	if (fsync(fd) < 0 || close(fd) < 0) {
-		kpy_err_sys(e, errno, "cannot write %s", tmp);
-		fd = -1;
-		goto out;
-	}
+	/* without force, an archive saved meanwhile by someone else is not replaced */
 	fd = -1;
-	if (o->force) {
-		if (rename(tmp, dest) < 0) {
-			kpy_err_sys(e, errno, "cannot replace %s", dest);
-			goto out;
-		}
-	} else {
-		/* refuse to replace an archive saved meanwhile by someone else: link(), or
-		 * on file systems without hard links, renameat2(RENAME_NOREPLACE) */
-		int r = link(tmp, dest);
-		if (r < 0 && (errno == EPERM || errno == ENOTSUP || errno == EOPNOTSUPP || errno == EMLINK))
-			r = renameat2(AT_FDCWD, tmp, AT_FDCWD, dest, RENAME_NOREPLACE);
-		if (r < 0) {
-			if (errno == EEXIST)
-				kpy_err_set(e, KPY_EEXIST, "%s already exists", dest);
-			else
-				kpy_err_sys(e, errno, "cannot create %s", dest);
-			goto out;
-		}
-		unlink(tmp);
-	}
-	tmp[0] = '\0';
-	fsync_dir_of(dest);
+	if (kpy_tmpfile_publish(&tf, KPY_PUBLISH_SYNC | (o->force ? 0 : KPY_PUBLISH_NOREPLACE), e) < 0)
+		goto out;
 
 	/* the live env: new prompt, and the manifest that the shell's prompt reads;
 	 * the archive is good whatever happens here, so failures are only a warning */
@@ -932,18 +701,15 @@ int kpy_archive_save(const char *src_in, const char *dest, const struct kpy_save
 			/* named in WARN */
 		} else if (mkdir(meta, 0755) < 0 && errno != EEXIST)
 			kpy_err_sys(warn, errno, "cannot create %s", meta);
-		else if (put_file_at(meta, "manifest.ini", mtext, mlen, warn) == 0 &&
-			 put_file_at(meta, "packages", pkgs, plen, warn) == 0)
+		else if (put_file_at(meta, KPY_MANIFEST_PATH + 5, mtext, mlen, warn) == 0 &&
+			 put_file_at(meta, KPY_PACKAGES_PATH + 5, pkgs, plen, warn) == 0)
 			set_cfg_prompt(src, o->name, warn);
 	}
 	rv = 0;
 out:
 	if (s.a != NULL)
 		archive_write_free(s.a);
-	if (fd >= 0)
-		close(fd);
-	if (tmp[0] != '\0')
-		unlink(tmp);
+	kpy_tmpfile_discard(&tf); /* nothing left to do once published */
 	for (size_t i = 0; i < s.nmention; i++)
 		free(s.mention[i]);
 	free(s.mention);
@@ -1233,17 +999,15 @@ int kpy_archive_restore(const char *archive, const char *dest_in, const char *pr
 		goto out;
 	}
 
-	char tag[300];
-	temp_tag(tag, sizeof(tag));
-	if (kpy_pathf(tmp, sizeof(tmp), e, "%s/.%s.kpy-%s", strcmp(real, "/") ? real : "", base, tag) < 0)
+	if (kpy_temp_name(tmp, sizeof(tmp), real, base, KPY_TEMP_DIR_MARK, e) < 0)
 		goto out;
-	sweep_stale(real, ".kpy-", 1);
+	kpy_temp_sweep(real, KPY_TEMP_DIR_MARK, 1);
 	if (mkdtemp(tmp) == NULL) {
 		kpy_err_sys(e, errno, "cannot create a directory in %s", parent);
 		goto out;
 	}
 	have_tmp = 1;
-	/* held until this process ends: see sweep_stale */
+	/* held until this process ends: see kpy_temp_sweep */
 	if ((lockfd = open(tmp, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)) >= 0)
 		flock(lockfd, LOCK_EX | LOCK_NB);
 	chmod(tmp, 0755 & ~current_umask());
