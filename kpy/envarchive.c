@@ -702,8 +702,13 @@ int kpy_archive_save(const char *src_in, const char *dest, const struct kpy_save
 		} else if (mkdir(meta, 0755) < 0 && errno != EEXIST)
 			kpy_err_sys(warn, errno, "cannot create %s", meta);
 		else if (put_file_at(meta, KPY_MANIFEST_PATH + 5, mtext, mlen, warn) == 0 &&
-			 put_file_at(meta, KPY_PACKAGES_PATH + 5, pkgs, plen, warn) == 0)
+			 put_file_at(meta, KPY_PACKAGES_PATH + 5, pkgs, plen, warn) == 0) {
+			char old[PATH_MAX];
+			/* an env loaded from an older archive: one manifest, the new one */
+			if (kpy_pathf(old, sizeof(old), NULL, "%s/%s", src, KPY_MANIFEST_OLD_PATH) == 0)
+				unlink(old);
 			set_cfg_prompt(src, o->name, warn);
+		}
 	}
 	rv = 0;
 out:
@@ -837,7 +842,8 @@ static int read_manifest(struct reader *r, struct kpy_manifest *m, struct kpy_er
 
 	if (rc != ARCHIVE_OK && rc != ARCHIVE_WARN)
 		return rc == ARCHIVE_EOF ? damaged(r, e, "it holds no entries") : read_failed(r, e);
-	if (archive_entry_pathname(ae) == NULL || strcmp(archive_entry_pathname(ae), KPY_MANIFEST_PATH) != 0)
+	if (archive_entry_pathname(ae) == NULL || (strcmp(archive_entry_pathname(ae), KPY_MANIFEST_PATH) != 0 &&
+						   strcmp(archive_entry_pathname(ae), KPY_MANIFEST_OLD_PATH) != 0))
 		return damaged(r, e, "its first entry is not " KPY_MANIFEST_PATH ", so kpy did not write it");
 	if (read_entry(r, ae, &text, &len, e) < 0)
 		return -1;
@@ -1053,7 +1059,8 @@ int kpy_archive_restore(const char *archive, const char *dest_in, const char *pr
 			seen_reloc = 1;
 			continue;
 		}
-		if (strcmp(name, KPY_MANIFEST_PATH) != 0 && strcmp(name, KPY_PACKAGES_PATH) != 0)
+		if (strcmp(name, KPY_MANIFEST_PATH) != 0 && strcmp(name, KPY_MANIFEST_OLD_PATH) != 0 &&
+		    strcmp(name, KPY_PACKAGES_PATH) != 0)
 			files++;
 		archive_entry_set_pathname(ae, name);
 		archive_entry_set_perm(ae, archive_entry_perm(ae) & 01777);

@@ -1,6 +1,8 @@
-/* manifest.c: reading and writing .kpy/manifest.ini ("key = value" lines). */
+/* manifest.c: writing the manifest and reading it back (through kv.c). */
 #include "autoconfig.h"
 #include "manifest.h"
+#include "buf.h"
+#include "kv.h"
 #include "text.h"
 
 #include <limits.h>
@@ -8,53 +10,25 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* Append "KEY = VAL\n"; on allocation failure *buf is freed and set to NULL. */
-static void put(char **buf, size_t *len, size_t *cap, const char *key, const char *val)
-{
-	size_t need;
-
-	if (val == NULL || *buf == NULL)
-		return;
-	need = strlen(key) + strlen(val) + 5;
-	if (*len + need >= *cap) {
-		size_t ncap = (*cap + need) * 2;
-		char *n = realloc(*buf, ncap);
-		if (n == NULL) {
-			free(*buf);
-			*buf = NULL;
-			return;
-		}
-		*buf = n;
-		*cap = ncap;
-	}
-	*len += (size_t)snprintf(*buf + *len, *cap - *len, "%s = %s\n", key, val);
-}
-
 char *kpy_manifest_format(const struct kpy_manifest *m, size_t *len)
 {
-	char *buf = NULL, num[32];
-	size_t cap = 0;
+	struct kpy_buf b = KPY_BUF_INIT;
 
-	buf = malloc(cap = 1024);
-	if (buf == NULL)
-		return NULL;
-	*len = (size_t)snprintf(buf, cap, "# kpy archive manifest\n[kpy]\n");
-	snprintf(num, sizeof(num), "%d", m->format > 0 ? m->format : 1);
-	put(&buf, len, &cap, "format", num);
-	put(&buf, len, &cap, "kind", m->kind);
-	put(&buf, len, &cap, "name", m->name);
-	put(&buf, len, &cap, "prefix", m->prefix);
-	put(&buf, len, &cap, "prompt", m->prompt);
-	put(&buf, len, &cap, "python_version", m->python_version);
-	put(&buf, len, &cap, "base_python", m->base_python);
-	snprintf(num, sizeof(num), "%lld", m->saved);
-	put(&buf, len, &cap, "saved", num);
-	put(&buf, len, &cap, "kpy_version", m->kpy_version);
-	snprintf(num, sizeof(num), "%lld", m->files);
-	put(&buf, len, &cap, "files", num);
-	snprintf(num, sizeof(num), "%lld", m->bytes);
-	put(&buf, len, &cap, "bytes", num);
-	for (int i = 0; i < 2 && buf != NULL; i++) {
+	kpy_buf_adds(&b, "# kpy archive manifest: key = value lines; a value runs to the end of its line\n");
+	kpy_buf_addf(&b, "format = %d\n", m->format > 0 ? m->format : 1);
+	const char *const strs[][2] = {
+		{ "kind", m->kind }, { "name", m->name }, { "prefix", m->prefix },
+		{ "prompt", m->prompt }, { "python_version", m->python_version },
+		{ "base_python", m->base_python },
+	};
+	for (size_t i = 0; i < sizeof(strs) / sizeof(strs[0]); i++)
+		if (strs[i][1] != NULL)
+			kpy_buf_addf(&b, "%s = %s\n", strs[i][0], strs[i][1]);
+	kpy_buf_addf(&b, "saved = %lld\n", m->saved);
+	if (m->kpy_version != NULL)
+		kpy_buf_addf(&b, "kpy_version = %s\n", m->kpy_version);
+	kpy_buf_addf(&b, "files = %lld\nbytes = %lld\n", m->files, m->bytes);
+	for (int i = 0; i < 2; i++) {
 		const char *val = i == 0 ? m->script : m->requires;
 		char *esc = NULL;
 		if (val == NULL)
@@ -62,15 +36,17 @@ char *kpy_manifest_format(const struct kpy_manifest *m, size_t *len)
 		/* only a value with control bytes is escaped: what parses writes back the same */
 		for (const char *c = val; *c && esc == NULL; c++)
 			if ((unsigned char)*c < 0x20 || *c == 0x7f)
-				esc = kpy_escape(val);
-		if (esc == NULL && (esc = strdup(val)) == NULL) {
-			free(buf);
-			return NULL;
-		}
-		put(&buf, len, &cap, i == 0 ? "script" : "requires", esc);
+				if ((esc = kpy_escape(val)) == NULL)
+					b.oom = 1;
+		kpy_buf_addf(&b, "%s = %s\n", i == 0 ? "script" : "requires", esc ? esc : val);
 		free(esc);
 	}
-	return buf;
+	if (b.oom) {
+		kpy_buf_free(&b);
+		return NULL;
+	}
+	*len = b.len;
+	return b.p;
 }
 
 static int set_str(char **dst, const char *v, size_t n)
@@ -107,38 +83,22 @@ static const char *const keys[] = {
 int kpy_manifest_parse(const char *text, size_t len, struct kpy_manifest *m,
 		       struct kpy_err *e)
 {
-	const char *p = text, *end = text + len;
+	struct kpy_kv kv;
+	size_t pos = 0;
 	unsigned seen = 0;
+	int rc;
 	long long format = 0;
 
 	memset(m, 0, sizeof(*m));
 	if (memchr(text, '\0', len) != NULL)
 		goto bad;
-	while (p < end) {
-		const char *nl = memchr(p, '\n', (size_t)(end - p));
-		const char *le = nl ? nl : end, *eq, *k, *ke, *v, *ve;
+	while ((rc = kpy_kv_next(text, len, &pos, &kv)) != 0) {
+		const char *v = kv.val, *ve = kv.val + kv.vallen;
+		size_t kl = kv.keylen, vl = kv.vallen;
+		const char *k = kv.key;
 
-		k = p;
-		p = nl ? nl + 1 : end;
-		if (le > k && le[-1] == '\r')
-			le--;
-		while (k < le && (*k == ' ' || *k == '\t'))
-			k++;
-		if (k == le || *k == '#' || *k == ';' || *k == '[')
-			continue;
-		eq = memchr(k, '=', (size_t)(le - k));
-		if (eq == NULL)
+		if (rc < 0)
 			goto bad;
-		ke = eq;
-		while (ke > k && (ke[-1] == ' ' || ke[-1] == '\t'))
-			ke--;
-		v = eq + 1;
-		while (v < le && (*v == ' ' || *v == '\t'))
-			v++;
-		ve = le;
-		while (ve > v && (ve[-1] == ' ' || ve[-1] == '\t'))
-			ve--;
-		size_t kl = (size_t)(ke - k), vl = (size_t)(ve - v);
 		/* kpy writes no control bytes in values; a '\r' left inside one would not
 		 * survive the next write */
 		for (const char *c = v; c < ve; c++)

@@ -2,6 +2,7 @@
 #include "autoconfig.h"
 #include "once.h"
 #include "envarchive.h"
+#include "publish.h"
 #include "tree.h"
 
 #include <errno.h>
@@ -134,20 +135,12 @@ int kpy_load_once(const char *archive, const char *dest, const char *prompt, int
 	*restored = 1;
 	/* the save this env holds, for load and activate -l; written before the lock goes */
 	if ((text = kpy_manifest_format(&m, &len)) != NULL) {
-		char path[PATH_MAX], tmp[PATH_MAX];
-		int mfd;
+		char path[PATH_MAX];
 
 		if (kpy_pathf(path, sizeof(path), NULL, "%s/.kpy", dest) == 0)
 			mkdir(path, 0755);
-		if (kpy_pathf(path, sizeof(path), NULL, "%s/%s", dest, KPY_MANIFEST_PATH) == 0 &&
-		    kpy_pathf(tmp, sizeof(tmp), NULL, "%s.tmp", path) == 0 &&
-		    (mfd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0644)) >= 0) {
-			int ok = write(mfd, text, len) == (ssize_t)len;
-			if (close(mfd) == 0 && ok)
-				rename(tmp, path);
-			else
-				unlink(tmp);
-		}
+		if (kpy_pathf(path, sizeof(path), NULL, "%s/%s", dest, KPY_MANIFEST_PATH) == 0)
+			kpy_write_file(AT_FDCWD, path, text, len, 0644, 0, NULL);
 		free(text);
 	}
 	rv = 0;

@@ -161,7 +161,7 @@ with tarfile.open(src) as t, tarfile.open(dst, "w", format=tarfile.PAX_FORMAT) a
     for m in t.getmembers():
         f = t.extractfile(m) if m.isreg() else None
         name = m.name[2:] if m.name.startswith("./") else m.name
-        if name == ".kpy/manifest.ini":
+        if name == ".kpy/manifest.cfg":
             lines = f.read().decode().splitlines()
             out = []
             for l in lines:

@@ -262,6 +262,39 @@ static void refused(const struct ent *v, size_t n, const char *what)
 	cr_assert_eq(count(outside, ""), 3, "%s: a file appeared outside", what);
 }
 
+/* An archive of an older kpy, its manifest under the old name .kpy/manifest.ini (what
+ * forge writes), still loads and its manifest still reads; a new save names it
+ * .kpy/manifest.cfg (the first entry) and writes that into the live env. */
+Test(archive, old_manifest_name_still_loads)
+{
+	struct kpy_err e = KPY_ERR_INIT;
+	struct kpy_manifest m = { 0 };
+	char a[PATH_MAX], dst[PATH_MAX], p[PATH_MAX];
+	const struct ent v[] = { { "lib", AE_IFDIR, "", 0 }, { "lib/f", AE_IFREG, "data", 0 } };
+
+	PATHF(a, "%s/old.tar.zst", d);
+	forge(a, "/old/env", v, 2, 1);
+	cr_assert_eq(kpy_archive_manifest(a, &m, &e), 0, "%s", e.msg);
+	cr_assert_str_eq(m.prefix, "/old/env");
+	kpy_manifest_free(&m);
+	PATHF(dst, "%s/oldenv", d);
+	cr_assert_eq(kpy_archive_restore(a, dst, NULL, NULL, &e), 0, "%s", e.msg);
+	PATHF(p, "%s/lib/f", dst);
+	cr_assert(exists(p));
+
+	/* the live env was loaded from an old archive: it holds the old name */
+	PATHF(p, "%s/.kpy", src);
+	mkdir(p, 0755);
+	PATHF(p, "%s/.kpy/manifest.ini", src);
+	put(p, "format = 1\n", 0644);
+	PATHF(a, "%s/new.tar.zst", d);
+	cr_assert_eq(save(a, "new", 0, &e), 0, "%s", e.msg);
+	PATHF(p, "%s/.kpy/manifest.cfg", src);
+	cr_assert(exists(p), "the live env holds the new manifest");
+	PATHF(p, "%s/.kpy/manifest.ini", src);
+	cr_assert(!exists(p));
+}
+
 Test(archive, absolute_name_refused)
 {
 	char p[PATH_MAX];

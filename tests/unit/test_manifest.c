@@ -1,4 +1,4 @@
-/* test_manifest.c: kpy/manifest.c renders and parses .kpy/manifest.ini. */
+/* test_manifest.c: kpy/manifest.c renders and parses .kpy/manifest.cfg. */
 #include <criterion/criterion.h>
 #include <stdlib.h>
 #include <string.h>
@@ -197,4 +197,37 @@ Test(manifest, script_keys_hostile)
 		cr_assert_eq(kpy_manifest_parse(bad[i], strlen(bad[i]), &r, &e), -1, "case %zu", i);
 		cr_assert_eq(e.code, KPY_EDAMAGED, "case %zu", i);
 	}
+}
+
+/* Not INI: ';' and '#' inside a value are part of it (an INI reader would cut the
+ * prefix there), and the text names itself as what it is. */
+Test(manifest, semicolon_and_hash_in_a_prefix_survive)
+{
+	struct kpy_manifest m = {
+		.format = 1, .kind = "venv", .name = "x", .prefix = "/scratch/a;b #c=d",
+		.saved = 1, .files = 1,
+	}, r;
+	struct kpy_err e = KPY_ERR_INIT;
+	size_t len;
+	char *text = kpy_manifest_format(&m, &len);
+
+	cr_assert_not_null(text);
+	cr_assert(strstr(text, "[kpy]") == NULL && strstr(text, "key = value"), "%s", text);
+	cr_assert_eq(kpy_manifest_parse(text, len, &r, &e), 0, "%s", e.msg);
+	cr_assert_str_eq(r.prefix, "/scratch/a;b #c=d");
+	kpy_manifest_free(&r);
+	free(text);
+}
+
+/* Manifests of older kpy began "# kpy archive manifest\n[kpy]\n": still read. */
+Test(manifest, old_ini_header_still_parses)
+{
+	const char *t = "# kpy archive manifest\n[kpy]\nformat = 1\nkind = venv\nprefix = /x\nfiles = 3\n";
+	struct kpy_manifest r;
+	struct kpy_err e = KPY_ERR_INIT;
+
+	cr_assert_eq(kpy_manifest_parse(t, strlen(t), &r, &e), 0, "%s", e.msg);
+	cr_assert_str_eq(r.prefix, "/x");
+	cr_assert_eq(r.files, 3);
+	kpy_manifest_free(&r);
 }
