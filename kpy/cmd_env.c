@@ -292,16 +292,6 @@ out:
 	return rc;
 }
 
-static void human(char *buf, size_t n, double bytes)
-{
-	const char *units = "BKMGTP";
-	int u = 0;
-
-	while (bytes >= 1024 && u < 5)
-		bytes /= 1024, u++;
-	snprintf(buf, n, u == 0 ? "%.0f%c" : "%.1f%c", bytes, units[u]);
-}
-
 /* After saving the live env VENV as NAME: if VENV is a live env (in the live root)
  * under another name, rename it to NAME so that its name and prompt agree; returns the
  * new path (malloc'd) or NULL when it stays where it is (saying why, if it matters). */
@@ -458,8 +448,8 @@ static int save_uv(struct kpy_save_opts *o, const char *given)
 	if (kpy_archive_save(dir, dest, o, &warn, &e) < 0)
 		goto out;
 	if (kpy_archive_manifest(dest, &m, &e) == 0 && stat(dest, &st) == 0) {
-		human(in, sizeof(in), (double)m.bytes);
-		human(outs, sizeof(outs), (double)st.st_size);
+		kpy_human_size(in, sizeof(in), (double)m.bytes);
+		kpy_human_size(outs, sizeof(outs), (double)st.st_size);
 		say("saved the uv cache %s to %s as %s (%lld files, %s -> %s) in %.1f s", dir, dest, o->name,
 		    m.files, in, outs, now() - t0);
 	}
@@ -539,8 +529,8 @@ int cmd_save(int argc, char **argv)
 	struct stat st;
 	char in[16], outs[16];
 	if (kpy_archive_manifest(dest, &m, &e) == 0 && stat(dest, &st) == 0) {
-		human(in, sizeof(in), (double)m.bytes);
-		human(outs, sizeof(outs), (double)st.st_size);
+		kpy_human_size(in, sizeof(in), (double)m.bytes);
+		kpy_human_size(outs, sizeof(outs), (double)st.st_size);
 		say("saved %s to %s (%lld files, %s -> %s) in %.1f s", o.name, dest, m.files, in, outs, now() - t0);
 	}
 	/* through the shell function, which re-activates it, the live env takes the new name */

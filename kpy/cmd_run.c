@@ -3,6 +3,7 @@
 #include "autoconfig.h"
 #include "cmd.h"
 #include "envarchive.h"
+#include "fdio.h"
 #include "config.h"
 #include "live.h"
 #include "once.h"
@@ -97,16 +98,8 @@ static int run_child(char *const argv[], char **out, struct kpy_err *e)
 	if (out != NULL) {
 		close(fds[1]);
 		fds[1] = -1;
-		for (;;) {
-			ssize_t n = read(fds[0], buf + len, META_MAX - len);
-			if (n < 0 && errno == EINTR)
-				continue;
-			if (n <= 0)
-				break;
-			len += (size_t)n;
-			if (len == META_MAX)
-				break;
-		}
+		ssize_t n = kpy_read_full(fds[0], buf, META_MAX); /* a read error ends it too */
+		len = n > 0 ? (size_t)n : 0;
 		close(fds[0]);
 		fds[0] = -1;
 		buf[len] = '\0';

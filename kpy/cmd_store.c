@@ -38,16 +38,6 @@ static void show_version(char *buf, size_t size, const char *v)
 	kpy_escape_to(buf, size, tmp);
 }
 
-static void human_size(char *buf, size_t n, double b)
-{
-	const char *u = "BKMGT";
-	int k = 0;
-
-	while (b >= 1024 && k < 4)
-		b /= 1024, k++;
-	snprintf(buf, n, k ? "%.1f%c" : "%.0f%c", b, u[k]);
-}
-
 /* The table of saved archives of KIND (venvs: name, Python, size, date; uv caches:
  * name, size, date, files, after a blank line if GAP, only when there are any), or
  * only their names; *COUNT gets how many. */
@@ -89,7 +79,7 @@ static int print_kind(const struct kpy_config *cfg, const char *kind, int names_
 			printf("%s\n", v[i].name);
 			continue;
 		}
-		human_size(size, sizeof(size), (double)v[i].size);
+		kpy_human_size(size, sizeof(size), (double)v[i].size);
 		if (!v[i].damaged) {
 			time_t t = (time_t)v[i].m.saved;
 			struct tm tm;

@@ -1,8 +1,13 @@
 /* config.c: settings from the site file, the user file (INI via iniparser) and KPY_*. */
 #include "autoconfig.h"
 #include "config.h"
+#include "buf.h"
+#include "fdio.h"
+#include "publish.h"
 #include "text.h"
 #include "tree.h"
+
+#define CONFIG_MAX (1 << 20) /* a configuration file larger than this is not one */
 
 #include <errno.h>
 #include <fcntl.h>
@@ -194,38 +199,12 @@ void kpy_config_free(struct kpy_config *c)
 	memset(c, 0, sizeof(*c));
 }
 
-/* A growing output buffer; a failed allocation sticks. */
-struct obuf {
-	char *p;
-	size_t len, cap;
-	int oom;
-};
-
-static void add(struct obuf *b, const char *s, size_t n)
+static void add_key(struct kpy_buf *b, const char *key, const char *value, const char *eol)
 {
-	if (b->oom)
-		return;
-	if (b->len + n + 1 > b->cap) {
-		size_t cap = (b->len + n + 1) * 2;
-		char *np = realloc(b->p, cap);
-		if (np == NULL) {
-			b->oom = 1;
-			return;
-		}
-		b->p = np;
-		b->cap = cap;
-	}
-	memcpy(b->p + b->len, s, n);
-	b->len += n;
-	b->p[b->len] = '\0';
-}
-
-static void add_key(struct obuf *b, const char *key, const char *value, const char *eol)
-{
-	add(b, key, strlen(key));
-	add(b, " = ", 3);
-	add(b, value, strlen(value));
-	add(b, eol, strlen(eol));
+	kpy_buf_add(b, key, strlen(key));
+	kpy_buf_add(b, " = ", 3);
+	kpy_buf_add(b, value, strlen(value));
+	kpy_buf_add(b, eol, strlen(eol));
 }
 
 static int blank(const char *s, const char *end)
@@ -269,12 +248,12 @@ char *kpy_config_edit(const char *text, size_t len, const char *key, const char 
 {
 	const char *end = text + len, *eol = "\n", *nl, *sec;
 	size_t seclen, ins = (size_t)-1; /* where to add the key: after this output offset */
-	struct obuf b = { NULL, 0, 0, 0 };
+	struct kpy_buf b = KPY_BUF_INIT;
 	int in_kpy = 1, any_section = 0, seen_kpy = 0, done = value == NULL, kind;
 
 	if ((nl = memchr(text, '\n', len)) != NULL && nl > text && nl[-1] == '\r')
 		eol = "\r\n";
-	add(&b, "", 0);
+	kpy_buf_add(&b, "", 0);
 	for (const char *p = text; p < end; ) {
 		const char *le, *next;
 
@@ -294,14 +273,14 @@ char *kpy_config_edit(const char *text, size_t len, const char *key, const char 
 		}
 		if (kind == 2 && in_kpy) {
 			if (!done) { /* the first one takes the value, later ones would override it */
-				add(&b, key, strlen(key));
-				add(&b, " = ", 3);
-				add(&b, value, strlen(value));
-				add(&b, le, (size_t)(next - le));
+				kpy_buf_add(&b, key, strlen(key));
+				kpy_buf_add(&b, " = ", 3);
+				kpy_buf_add(&b, value, strlen(value));
+				kpy_buf_add(&b, le, (size_t)(next - le));
 				done = 1;
 			}
 		} else {
-			add(&b, p, (size_t)(next - p));
+			kpy_buf_add(&b, p, (size_t)(next - p));
 		}
 		/* a new key goes after the last non-blank line of the first [kpy] section, or
 		 * of the top when the file has no sections */
@@ -311,22 +290,22 @@ char *kpy_config_edit(const char *text, size_t len, const char *key, const char 
 		p = next;
 	}
 	if (!done && ins != (size_t)-1 && (seen_kpy || !any_section)) {
-		struct obuf o = { NULL, 0, 0, 0 };
-		add(&o, b.p, ins);
+		struct kpy_buf o = KPY_BUF_INIT;
+		kpy_buf_add(&o, b.p, ins);
 		if (ins > 0 && b.p[ins - 1] != '\n')
-			add(&o, eol, strlen(eol));
+			kpy_buf_add(&o, eol, strlen(eol));
 		add_key(&o, key, value, eol);
-		add(&o, b.p + ins, b.len - ins);
+		kpy_buf_add(&o, b.p + ins, b.len - ins);
 		o.oom |= b.oom;
 		free(b.p);
 		b = o;
 	} else if (!done) {
 		if (b.len > 0 && b.p[b.len - 1] != '\n')
-			add(&b, eol, strlen(eol));
+			kpy_buf_add(&b, eol, strlen(eol));
 		if (b.len > 0 && !blank(b.p, b.p + b.len))
-			add(&b, eol, strlen(eol));
-		add(&b, "[kpy]", 5);
-		add(&b, eol, strlen(eol));
+			kpy_buf_add(&b, eol, strlen(eol));
+		kpy_buf_add(&b, "[kpy]", 5);
+		kpy_buf_add(&b, eol, strlen(eol));
 		add_key(&b, key, value, eol);
 	}
 	if (b.oom) {
@@ -340,93 +319,22 @@ char *kpy_config_edit(const char *text, size_t len, const char *key, const char 
 /* The whole of PATH in *TEXT (malloc'd) and *LEN; a missing file is empty. */
 static int read_all(const char *path, char **text, size_t *len, struct kpy_err *e)
 {
-	struct obuf b = { NULL, 0, 0, 0 };
-	char chunk[4096];
-	int fd = open(path, O_RDONLY | O_CLOEXEC), rv = -1;
-	ssize_t n;
+	int truncated = 0;
 
-	add(&b, "", 0);
-	if (fd < 0 && errno != ENOENT) {
-		kpy_err_sys(e, errno, "cannot read %s", path);
-		goto out;
+	if (kpy_read_file(path, CONFIG_MAX, 0, text, len, &truncated, NULL) < 0) {
+		if (errno != ENOENT)
+			return kpy_err_sys(e, errno, "cannot read %s", path);
+		if ((*text = strdup("")) == NULL)
+			return kpy_err_set(e, KPY_EFAIL, "out of memory reading %s", path);
+		*len = 0;
+		return 0;
 	}
-	while (fd >= 0 && (n = read(fd, chunk, sizeof(chunk))) != 0) {
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0) {
-			kpy_err_sys(e, errno, "cannot read %s", path);
-			goto out;
-		}
-		add(&b, chunk, (size_t)n);
+	if (truncated) {
+		free(*text);
+		*text = NULL;
+		return kpy_err_set(e, KPY_ECONFIG, "the configuration file %s is larger than %d bytes", path, CONFIG_MAX);
 	}
-	if (b.oom) {
-		kpy_err_set(e, KPY_EFAIL, "out of memory reading %s", path);
-		goto out;
-	}
-	*text = b.p;
-	*len = b.len;
-	b.p = NULL;
-	rv = 0;
-out:
-	if (fd >= 0)
-		close(fd);
-	free(b.p);
-	return rv;
-}
-
-/* Replace PATH with LEN bytes of TEXT: a temporary file beside it, fsync, rename. */
-static int replace_file(const char *path, const char *text, size_t len, mode_t mode,
-			struct kpy_err *e)
-{
-	char *tmp = NULL;
-	int fd = -1, rv = -1;
-
-	if (asprintf(&tmp, "%s.tmpXXXXXX", path) < 0) {
-		tmp = NULL;
-		kpy_err_set(e, KPY_EFAIL, "out of memory");
-		goto out;
-	}
-	if ((fd = mkstemp(tmp)) < 0) {
-		kpy_err_sys(e, errno, "cannot write beside %s", path);
-		free(tmp);
-		tmp = NULL;
-		goto out;
-	}
-	if (fchmod(fd, mode) < 0)
-		goto sys;
-	for (size_t off = 0; off < len; ) {
-		ssize_t n = write(fd, text + off, len - off);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			goto sys;
-		off += (size_t)n;
-	}
-	if (fsync(fd) < 0)
-		goto sys;
-	if (close(fd) < 0) {
-		fd = -1;
-		goto sys;
-	}
-	fd = -1;
-	if (rename(tmp, path) < 0) {
-		kpy_err_sys(e, errno, "cannot replace %s", path);
-		goto out;
-	}
-	free(tmp);
-	tmp = NULL;
-	rv = 0;
-	goto out;
-sys:
-	kpy_err_sys(e, errno, "cannot write %s", path);
-out:
-	if (fd >= 0)
-		close(fd);
-	if (tmp != NULL) {
-		unlink(tmp);
-		free(tmp);
-	}
-	return rv;
+	return 0;
 }
 
 int kpy_config_set(const char *key, const char *value, struct kpy_err *e)
@@ -487,7 +395,7 @@ int kpy_config_set(const char *key, const char *value, struct kpy_err *e)
 	if (value == NULL && outlen == len && memcmp(out, text, len) == 0)
 		rv = 0; /* nothing to remove */
 	else
-		rv = replace_file(path, out, outlen, mode, e);
+		rv = kpy_write_file(AT_FDCWD, path, out, outlen, mode, KPY_PUBLISH_SYNC | KPY_PUBLISH_KEEPMODE, e);
 fail:
 	if (rv < 0 && e->code == KPY_OK)
 		kpy_err_set(e, KPY_EFAIL, "cannot update the configuration file");

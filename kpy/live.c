@@ -1,6 +1,9 @@
 /* live.c: environments in use: their root directory, listing, state, placeholders, creation. */
 #include "autoconfig.h"
 #include "live.h"
+#include "buf.h"
+#include "fdio.h"
+#include "publish.h"
 #include "relocate.h"
 #include "store.h"
 #include "tree.h"
@@ -33,27 +36,13 @@ static char *user_name(void)
 	return asprintf(&out, "%lu", (unsigned long)getuid()) < 0 ? NULL : out;
 }
 
-/* Malloc'd contents of PATH (at most MAX bytes, NUL-terminated), or NULL. */
+/* Malloc'd contents of PATH (at most MAX bytes, NUL-terminated; a symlink is not
+ * followed), or NULL. */
 static char *slurp(const char *path, size_t max, size_t *len)
 {
-	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
-	char *buf;
-	ssize_t n;
-	size_t got = 0;
+	char *text;
 
-	if (fd < 0)
-		return NULL;
-	if ((buf = malloc(max + 1)) == NULL) {
-		close(fd);
-		return NULL;
-	}
-	while (got < max && (n = read(fd, buf + got, max - got)) > 0)
-		got += (size_t)n;
-	close(fd);
-	buf[got] = '\0';
-	if (len != NULL)
-		*len = got;
-	return buf;
+	return kpy_read_file(path, max, 1, &text, len, NULL, NULL) < 0 ? NULL : text;
 }
 
 /* 1 if PATH is a real directory of ours (mode tightened to 0700), 0 if it belongs
@@ -112,24 +101,13 @@ static char *state_file(void)
  * mode 0700 if missing. */
 static int remember(const char *path, const char *text, struct kpy_err *e)
 {
-	char dir[PATH_MAX], tmp[PATH_MAX];
+	char dir[PATH_MAX];
 	const char *slash = strrchr(path, '/');
-	int fd, ok;
 
 	if (kpy_pathf(dir, sizeof(dir), e, "%.*s", (int)(slash - path), path) < 0 ||
-	    kpy_mkdirs(dir, 0700, e) < 0 ||
-	    kpy_pathf(tmp, sizeof(tmp), e, "%s.XXXXXX", path) < 0)
+	    kpy_mkdirs(dir, 0700, e) < 0)
 		return -1;
-	if ((fd = mkstemp(tmp)) < 0)
-		return kpy_err_sys(e, errno, "cannot write in %s", dir);
-	ok = write(fd, text, strlen(text)) == (ssize_t)strlen(text);
-	ok = close(fd) == 0 && ok;
-	if (!ok || rename(tmp, path) < 0) {
-		kpy_err_sys(e, errno ? errno : EIO, "cannot write %s", path);
-		unlink(tmp);
-		return -1;
-	}
-	return 0;
+	return kpy_write_file(AT_FDCWD, path, text, strlen(text), 0600, 0, e);
 }
 
 /* The squatted case: a private root of ours remembered in the state file, or a new one. */
@@ -360,12 +338,10 @@ int kpy_live_list(const char *root, char ***names, struct kpy_err *e)
 		if (kpy_pathf(path, sizeof(path), NULL, "%s/%s/bin/activate", root, de->d_name) < 0 ||
 		    access(path, F_OK) < 0)
 			continue;
-		if (n + 2 > cap) {
-			char **nv = realloc(v, (cap = cap ? cap * 2 : 16) * sizeof(*v));
-			if (nv == NULL)
-				break;
-			v = nv;
-		}
+		char **nv = kpy_grow(v, &cap, n + 1, sizeof(*v), 16); /* and the NULL after */
+		if (nv == NULL)
+			break;
+		v = nv;
 		if ((v[n] = strdup(de->d_name)) != NULL)
 			n++;
 	}

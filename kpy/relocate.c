@@ -1,6 +1,9 @@
 /* relocate.c: rewriting shebangs, activate scripts and text files to the env's new path. */
 #include "autoconfig.h"
 #include "relocate.h"
+#include "buf.h"
+#include "fdio.h"
+#include "publish.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -29,23 +32,9 @@ struct sb {
 };
 #define SB_INIT { NULL, 0, 0, 0, -1 }
 
-static int write_all(int fd, const char *p, size_t n)
-{
-	while (n > 0) {
-		ssize_t w = write(fd, p, n);
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w < 0)
-			return -1;
-		p += w;
-		n -= (size_t)w;
-	}
-	return 0;
-}
-
 static void sb_write(struct sb *s, const char *p, size_t n)
 {
-	if (s->err == 0 && write_all(s->fd, p, n) < 0)
+	if (s->err == 0 && kpy_write_full(s->fd, p, n) < 0)
 		s->err = errno != 0 ? errno : EIO;
 }
 
@@ -73,14 +62,12 @@ static void sb_add(struct sb *s, const char *p, size_t n)
 			s->err = ENOMEM;
 			return;
 		}
-		size_t cap = (s->len + n + 1) * 2;
-		char *np = realloc(s->p, cap);
+		char *np = kpy_grow(s->p, &s->cap, s->len + n, 1, 256);
 		if (np == NULL) {
 			s->err = ENOMEM;
 			return;
 		}
 		s->p = np;
-		s->cap = cap;
 	}
 	memcpy(s->p + s->len, p, n);
 	s->len += n;
@@ -457,24 +444,6 @@ static int open_parent(int rootfd, const char *rel, int *dirfd, const char **bas
 }
 
 
-/* Read up to N bytes, fewer only at the end of the file; -1 with errno on failure. */
-static ssize_t read_full(int fd, char *p, size_t n)
-{
-	size_t got = 0;
-
-	while (got < n) {
-		ssize_t k = read(fd, p + got, n - got);
-		if (k < 0 && errno == EINTR)
-			continue;
-		if (k < 0)
-			return -1;
-		if (k == 0)
-			break;
-		got += (size_t)k;
-	}
-	return (ssize_t)got;
-}
-
 /* Up to WANT bytes into DST: first what is left of the head, then from FD. Fewer only
  * at the end of the file; -1 with errno. */
 static ssize_t refill(int fd, char *dst, size_t want, const char **pend, size_t *left)
@@ -485,7 +454,7 @@ static ssize_t refill(int fd, char *dst, size_t want, const char **pend, size_t 
 	memcpy(dst, *pend, n);
 	*pend += n;
 	*left -= n;
-	if (n < want && (got = read_full(fd, dst + n, want - n)) < 0)
+	if (n < want && (got = kpy_read_full(fd, dst + n, want - n)) < 0)
 		return -1;
 	return (ssize_t)n + got;
 }
@@ -508,7 +477,7 @@ static int relocate_stream(int fd, int tfd, const char *rel, const struct kpy_re
 
 	*changed = 0;
 	s.fd = tfd;
-	if (head == NULL || buf == NULL || (got = read_full(fd, head, HEAD_MAX + 1)) < 0)
+	if (head == NULL || buf == NULL || (got = kpy_read_full(fd, head, HEAD_MAX + 1)) < 0)
 		goto out;
 	if (got >= 4 && memcmp(head, "\177ELF", 4) == 0) {
 		rv = 1;
@@ -560,7 +529,7 @@ static int relocate_whole(int fd, const char *rel, const struct kpy_reloc *r, ch
 	ssize_t got;
 	int rv = -1;
 
-	if (in == NULL || (got = read_full(fd, in, ACTIVATE_MAX + 1)) < 0)
+	if (in == NULL || (got = kpy_read_full(fd, in, ACTIVATE_MAX + 1)) < 0)
 		goto out;
 	if (got > ACTIVATE_MAX) {
 		errno = EFBIG;
@@ -579,12 +548,13 @@ int kpy_relocate_file(const char *root, const char *rel, const struct kpy_reloc 
 		      struct kpy_err *e)
 {
 	int rootfd = -1, dfd = -1, fd = -1, tfd = -1, rv = -1, changed = 0;
-	char *out = NULL, tmp[NAME_MAX + 1], name[512];
+	struct kpy_tmpfile t = { .fd = -1, .tmp = "" };
+	struct kpy_err te = KPY_ERR_INIT;
+	char *out = NULL, name[512];
 	size_t outlen = 0;
 	const char *base;
 	struct stat st;
 
-	tmp[0] = '\0';
 	snprintf(name, sizeof(name), "%s", rel); /* printers escape it */
 	if ((rootfd = open(root, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0 ||
 	    open_parent(rootfd, rel, &dfd, &base) < 0) {
@@ -619,16 +589,13 @@ int kpy_relocate_file(const char *root, const char *rel, const struct kpy_reloc 
 			goto out;
 		}
 	}
-	snprintf(tmp, sizeof(tmp), ".%.200s.kpy-%ld", base, (long)getpid());
-	tfd = openat(dfd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
-	if (tfd < 0) {
-		int err = errno;
-		tmp[0] = '\0';
-		kpy_err_sys(e, err, "cannot rewrite %s/%s", root, name);
+	if (kpy_tmpfile_open(&t, dfd, base, 0600, &te) < 0) {
+		kpy_err_set(e, te.code, "cannot rewrite %s/%s (%s)", root, name, te.msg);
 		goto out;
 	}
+	tfd = t.fd;
 	if (out != NULL) {
-		if (write_all(tfd, out, outlen) < 0) {
+		if (kpy_write_full(tfd, out, outlen) < 0) {
 			kpy_err_sys(e, errno, "cannot rewrite %s/%s", root, name);
 			goto out;
 		}
@@ -651,23 +618,14 @@ int kpy_relocate_file(const char *root, const char *rel, const struct kpy_reloc 
 	}
 	struct timespec ts[2] = { st.st_atim, st.st_mtim };
 	futimens(tfd, ts);
-	if (close(tfd) < 0) {
-		tfd = -1;
-		kpy_err_sys(e, errno, "cannot rewrite %s/%s", root, name);
-		goto out;
-	}
 	tfd = -1;
-	if (renameat(dfd, tmp, dfd, base) < 0) {
-		kpy_err_sys(e, errno, "cannot rewrite %s/%s", root, name);
+	if (kpy_tmpfile_publish(&t, 0, &te) < 0) {
+		kpy_err_set(e, te.code, "cannot rewrite %s/%s (%s)", root, name, te.msg);
 		goto out;
 	}
-	tmp[0] = '\0';
 	rv = 0;
 out:
-	if (tfd >= 0)
-		close(tfd);
-	if (tmp[0] != '\0' && dfd >= 0)
-		unlinkat(dfd, tmp, 0);
+	kpy_tmpfile_discard(&t); /* nothing once published */
 	if (fd >= 0)
 		close(fd);
 	if (dfd >= 0)

@@ -1,6 +1,7 @@
 /* store.c: the pipdir: valid names, archive paths, listing and removing saved archives. */
 #include "autoconfig.h"
 #include "store.h"
+#include "buf.h"
 #include "envarchive.h"
 #include "text.h"
 #include "tree.h"
@@ -150,12 +151,10 @@ int kpy_store_list(const char *pipdir, const char *kind, int manifests,
 
 		if (l <= strlen(SUFFIX) || strcmp(de->d_name + l - strlen(SUFFIX), SUFFIX) != 0)
 			continue;
-		if (cnt == cap) {
-			struct kpy_saved *nv = realloc(v, (cap = cap ? cap * 2 : 16) * sizeof(*v));
-			if (nv == NULL)
-				goto oom;
-			v = nv;
-		}
+		struct kpy_saved *nv = kpy_grow(v, &cap, cnt, sizeof(*v), 16);
+		if (nv == NULL)
+			goto oom;
+		v = nv;
 		memset(&v[cnt], 0, sizeof(v[cnt]));
 		if ((v[cnt].name = strndup(de->d_name, l - strlen(SUFFIX))) == NULL)
 			goto oom;

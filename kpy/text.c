@@ -150,3 +150,13 @@ const char *kpy_suggest(const char *word, const char *const *cands)
 	}
 	return out;
 }
+
+void kpy_human_size(char *buf, size_t size, double bytes)
+{
+	const char *units = "BKMGTP";
+	int u = 0;
+
+	while (bytes >= 1024 && u < 5)
+		bytes /= 1024, u++;
+	snprintf(buf, size, u == 0 ? "%.0f%c" : "%.1f%c", bytes, units[u]);
+}

@@ -19,4 +19,8 @@ void kpy_escape_to(char *buf, size_t size, const char *s);
  * result points into CANDS. */
 const char *kpy_suggest(const char *word, const char *const *cands);
 
+/* BYTES as a person reads it: "512B", "1.5K", "20.3M", "2.4G" (powers of 1024), into
+ * BUF of SIZE bytes. */
+void kpy_human_size(char *buf, size_t size, double bytes);
+
 #endif

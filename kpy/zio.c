@@ -1,6 +1,7 @@
 /* zio.c: zstd compression and decompression as libarchive client callbacks. */
 #include "autoconfig.h"
 #include "zio.h"
+#include "fdio.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -19,23 +20,6 @@ struct kpy_zw {
 	int ended;     /* the frame was ended and every byte written */
 };
 
-static int write_all(int fd, const void *buf, size_t n)
-{
-	const char *p = buf;
-
-	while (n > 0) {
-		ssize_t w = write(fd, p, n);
-		if (w < 0) {
-			if (errno == EINTR)
-				continue;
-			return -1;
-		}
-		p += w;
-		n -= (size_t)w;
-	}
-	return 0;
-}
-
 static int zw_push(struct archive *a, struct kpy_zw *zw, const void *buf, size_t len,
 		   ZSTD_EndDirective mode)
 {
@@ -50,7 +34,7 @@ static int zw_push(struct archive *a, struct kpy_zw *zw, const void *buf, size_t
 			archive_set_error(a, EIO, "%s", zw->why);
 			return -1;
 		}
-		if (out.pos > 0 && write_all(zw->fd, zw->out, out.pos) < 0) {
+		if (out.pos > 0 && kpy_write_full(zw->fd, zw->out, out.pos) < 0) {
 			zw->err = errno ? errno : EIO;
 			snprintf(zw->why, sizeof(zw->why), "write failed");
 			archive_set_error(a, zw->err, "write failed");

@@ -53,3 +53,17 @@ Test(text, suggests_typos_only)
 	cr_assert_null(kpy_suggest("torch", envs)); /* an exact match is no typo */
 	cr_assert_null(kpy_suggest("x", NULL));
 }
+
+Test(text, human_sizes)
+{
+	char b[32];
+
+	kpy_human_size(b, sizeof(b), 512);
+	cr_assert_str_eq(b, "512B");
+	kpy_human_size(b, sizeof(b), 1536);
+	cr_assert_str_eq(b, "1.5K");
+	kpy_human_size(b, sizeof(b), 2.5 * 1024 * 1024 * 1024);
+	cr_assert_str_eq(b, "2.5G");
+	kpy_human_size(b, sizeof(b), 3.0 * 1024 * 1024 * 1024 * 1024 * 1024);
+	cr_assert_str_eq(b, "3.0P");
+}
