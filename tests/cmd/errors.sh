@@ -221,4 +221,20 @@ if [ "$(id -u)" -eq 0 ]; then
 	done
 fi
 
+# --- the core states facts, the command adds its one remedy ----------------------------
+# once: TEXT appears exactly once in the last stderr
+once() { [ "$(grep -oF -- "$1" "$T/err" | wc -l)" -eq 1 ] || { diag "[$1] not exactly once:"; sed 's/^/#   /' "$T/err"; return 1; }; }
+ok "save over a saved name: the fact, then the command's remedy" \
+	says 1 "science.tar.zst already exists: use 'kpy save -f science' to replace it" env VIRTUAL_ENV="$T/v" "$KPY" save science
+ok "  ... one remedy" once "kpy save -f"
+ok "load from a missing pipdir: it does not exist, then the remedy naming kpy config" \
+	says 1 "pipdir $T/gone does not exist: make it a directory you can use, or set another with 'kpy config pipdir PATH'" \
+	env KPY_PIPDIR="$T/gone" "$KPY" load science --sh
+ok "  ... the remedy once" once "kpy config pipdir"
+ok "a bad level from KPY_LEVEL: the fact, then how to fix settings" \
+	says 1 "level '99' (from KPY_LEVEL) is not a number from 1 to 19: fix it" env KPY_LEVEL=99 VIRTUAL_ENV="$T/v" "$KPY" save -f science
+ok "saving a directory that is not a venv: what to do instead" \
+	says 1 "is not a virtual environment (no pyvenv.cfg): activate the env to save" env VIRTUAL_ENV="$T" "$KPY" save x
+ok "  ... one remedy" once "activate the env to save"
+
 done_testing
