@@ -1,7 +1,7 @@
-/* remote.c: slurmstepd: pick the env, have it restored once per job (restore.c),
- * export it to the tasks, and report failures from task_init. */
+/* slurmstepd.c: slurmstepd (remote context): pick the env, have it restored once per
+ * job (restore.c), export it to the tasks, and report failures from task_init. */
 #include "autoconfig.h"
-#include "remote.h"
+#include "slurmstepd.h"
 
 #include <pwd.h>
 #include <stdarg.h>
@@ -84,7 +84,7 @@ static int job_setenv(spank_t sp, const char *var, const char *val)
 	return 0;
 }
 
-int kpy_remote_init(spank_t sp, int ac, char **av)
+int kpy_slurmstepd_init(spank_t sp, int ac, char **av)
 {
 	if (kpy_args_parse(ac, av, &ctx.cfg) < 0)
 		return -1;
@@ -115,7 +115,7 @@ static char *pick_name(spank_t sp, const char *opt, const char *var, const char 
 	return name;
 }
 
-int kpy_remote_post_opt(spank_t sp)
+int kpy_slurmstepd_post_opt(spank_t sp)
 {
 	const char *opt = kpy_args_env();
 
@@ -127,8 +127,6 @@ int kpy_remote_post_opt(spank_t sp)
 	ctx.uv = pick_name(sp, kpy_args_uv_cache(), "KPY_UV_CACHE", "uv cache");
 	return 0;
 }
-
-/* ---- slurmstepd ---- */
 
 static int get_job(spank_t sp, struct kpy_job *j)
 {
@@ -313,7 +311,7 @@ fail:
 	return rv;
 }
 
-int kpy_remote_user_init(spank_t sp)
+int kpy_slurmstepd_user_init(spank_t sp)
 {
 	struct kpy_job j = { 0 };
 	struct kpy_reply *r = NULL;
@@ -353,7 +351,7 @@ fail:
 	return 0;
 }
 
-int kpy_remote_task_init(spank_t sp)
+int kpy_slurmstepd_task_init(spank_t sp)
 {
 	int task = 0;
 
@@ -366,7 +364,7 @@ int kpy_remote_task_init(spank_t sp)
 	return -1;
 }
 
-int kpy_remote_exit(spank_t sp)
+int kpy_slurmstepd_exit(spank_t sp)
 {
 	free(ctx.name);
 	free(ctx.uv);
