@@ -208,10 +208,8 @@ static char *live_path(const char *name, char **root_out, struct kpy_err *e)
 
 	if (root == NULL)
 		return NULL;
-	if (asprintf(&path, "%s/%s", root, name) < 0) {
-		path = NULL;
+	if ((path = kpy_live_path(root, KPY_KIND_VENV, name)) == NULL)
 		kpy_err_set(e, KPY_EFAIL, "out of memory");
-	}
 	if (root_out != NULL)
 		*root_out = root;
 	else
@@ -687,16 +685,19 @@ int cmd_load(int argc, char **argv)
 		/* beside the envs, on their file system: uv hard-links from its cache */
 		if ((root = kpy_live_root(&e)) == NULL)
 			goto out;
-		if ((path = kpy_live_uv_path(root, as)) == NULL) {
+		if ((path = kpy_live_path(root, KPY_KIND_UV, NULL)) == NULL) {
 			kpy_err_set(&e, KPY_EFAIL, "out of memory");
 			goto out;
 		}
-		path[strlen(path) - strlen(as) - 1] = '\0';
 		if (mkdir(path, 0755) < 0 && errno != EEXIST) {
 			kpy_err_sys(&e, errno, "cannot create %s", path);
 			goto out;
 		}
-		path[strlen(path)] = '/';
+		free(path);
+		if ((path = kpy_live_path(root, KPY_KIND_UV, as)) == NULL) {
+			kpy_err_set(&e, KPY_EFAIL, "out of memory");
+			goto out;
+		}
 	} else if ((path = live_path(as, &root, &e)) == NULL) {
 		goto out;
 	}

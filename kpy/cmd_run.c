@@ -543,7 +543,7 @@ int cmd_run(int argc, char **argv)
 	struct kpy_err e = KPY_ERR_INIT;
 	struct kpy_config cfg = { 0 };
 	struct meta m = { 0 };
-	char *archive = NULL, *root = NULL, rundir[PATH_MAX], dest[PATH_MAX];
+	char *archive = NULL, *root = NULL, *rundir = NULL, *dest = NULL;
 	const char *script;
 	int i, prepare = 0, rc = 1, built = 0, restored = 0;
 	struct stat st;
@@ -575,12 +575,12 @@ int cmd_run(int argc, char **argv)
 	if (kpy_config_load(&cfg, &e) < 0)
 		goto out;
 	if ((archive = kpy_store_path(cfg.pipdir, KPY_KIND_SCRIPT, m.key)) == NULL ||
-	    (root = kpy_live_root(&e)) == NULL) {
+	    (root = kpy_live_root(&e)) == NULL ||
+	    (rundir = kpy_live_path(root, KPY_KIND_SCRIPT, NULL)) == NULL ||
+	    (dest = kpy_live_path(root, KPY_KIND_SCRIPT, m.key)) == NULL) {
 		kpy_err_set(&e, KPY_EFAIL, "out of memory");
 		goto out;
 	}
-	snprintf(rundir, sizeof(rundir), "%s/.run", root);
-	snprintf(dest, sizeof(dest), "%s/%s", rundir, m.key);
 	if (mkdir(rundir, 0755) < 0 && errno != EEXIST) {
 		kpy_err_sys(&e, errno, "cannot create %s", rundir);
 		goto out;
@@ -620,6 +620,8 @@ out:
 	kpy_config_free(&cfg);
 	free(archive);
 	free(root);
+	free(rundir);
+	free(dest);
 	return rc;
 }
 

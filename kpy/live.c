@@ -297,7 +297,7 @@ char *kpy_live_root(struct kpy_err *e)
 	int r;
 
 	if (scratch != NULL && scratch[0] == '/') {
-		if (asprintf(&out, "%s/kpy", scratch) < 0) {
+		if ((out = kpy_live_scratch_root(scratch)) == NULL) {
 			kpy_err_set(e, KPY_EFAIL, "out of memory");
 			return NULL;
 		}
@@ -590,9 +590,20 @@ int kpy_live_rename(const char *old, const char *new, struct kpy_err *e)
 	return -1;
 }
 
-char *kpy_live_uv_path(const char *root, const char *name)
+char *kpy_live_scratch_root(const char *scratch)
 {
 	char *p;
 
-	return asprintf(&p, "%s/" KPY_LIVE_UV_DIR "/%s", root, name) < 0 ? NULL : p;
+	return asprintf(&p, "%s/kpy", scratch) < 0 ? NULL : p;
+}
+
+char *kpy_live_path(const char *root, const char *kind, const char *name)
+{
+	const char *sub = strcmp(kind, KPY_KIND_UV) == 0 ? "/.uv"
+			  : strcmp(kind, KPY_KIND_SCRIPT) == 0 ? "/.run" : "";
+	char *p;
+
+	if (name == NULL)
+		return asprintf(&p, "%s%s", root, sub) < 0 ? NULL : p;
+	return asprintf(&p, "%s%s/%s", root, sub, name) < 0 ? NULL : p;
 }

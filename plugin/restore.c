@@ -14,7 +14,6 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "live.h"
 #include "reply.h"
 #include "restore_child.h"
 #include "store.h"
@@ -32,25 +31,6 @@ static char *say(const char *fmt, ...)
 		s = NULL;
 	va_end(ap);
 	return s != NULL ? s : strdup("kpy: out of memory");
-}
-
-char *kpy_plugin_live_root(const char *scratch)
-{
-	char *p;
-
-	return asprintf(&p, "%s/kpy", scratch) < 0 ? NULL : p;
-}
-
-char *kpy_plugin_target(const char *scratch, const char *kind, const char *name)
-{
-	char *root = kpy_plugin_live_root(scratch), *p = NULL;
-
-	if (root != NULL && strcmp(kind, KPY_KIND_UV) == 0)
-		p = kpy_live_uv_path(root, name);
-	else if (root != NULL && asprintf(&p, "%s/%s", root, name) < 0)
-		p = NULL;
-	free(root);
-	return p;
 }
 
 int kpy_restore_run(const struct kpy_job *j, const char *kind, const char *name,

@@ -18,14 +18,10 @@ struct kpy_job {
 	char **env;             /* not owned: slurmstepd's copy of the job environment */
 	char *home, *user;      /* malloc'd; fallbacks when the job environment lacks them */
 	char *scratch;          /* malloc'd: $SLURM_TMPDIR, or the per-job dir we make */
+	char *root;             /* malloc'd: the live root in it (kpy_live_scratch_root);
+				 * NAME of a kind goes to kpy_live_path(root, kind, NAME) */
 	int make_scratch;       /* scratch is ours: create (or check) it */
 };
-
-/* The job's live root, <scratch>/kpy, and where NAME of KIND (KPY_KIND_VENV or
- * KPY_KIND_UV) goes in it: <scratch>/kpy/NAME, or <scratch>/kpy/.uv/NAME for a uv
- * cache (kpy_live_uv_path). Malloc'd; NULL when out of memory. */
-char *kpy_plugin_live_root(const char *scratch);
-char *kpy_plugin_target(const char *scratch, const char *kind, const char *name);
 
 /* Restore NAME of KIND (KPY_KIND_VENV or KPY_KIND_UV) for job J in a child: all descriptors but the reply pipe closed,
  * oom_score_adj 0, default signal handling (SIGTERM kills it), root only to make the

@@ -142,7 +142,7 @@ static void child_restore(const struct kpy_job *j, const char *kind, const char 
 	struct kpy_err e = KPY_ERR_INIT;
 	struct kpy_config cfg = { 0 };
 	const char *pipdir = pc->pipdir;
-	char *archive = NULL, *root = NULL, *dest = NULL;
+	char *archive = NULL, *dest = NULL;
 	int rv = -1;
 
 	*reply = child_hygiene(*reply);
@@ -180,20 +180,18 @@ static void child_restore(const struct kpy_job *j, const char *kind, const char 
 	}
 	strcpy(out->pipdir, pipdir);
 	archive = kpy_store_path(pipdir, kind, name);
-	if (archive == NULL || (root = kpy_plugin_live_root(j->scratch)) == NULL ||
-	    (dest = kpy_plugin_target(j->scratch, kind, name)) == NULL) {
+	if (archive == NULL || (dest = kpy_live_path(j->root, kind, name)) == NULL) {
 		kpy_err_set(&e, KPY_EFAIL, "out of memory");
 		goto out;
 	}
-	if (kpy_mkdirs(root, 0700, &e) < 0)
+	if (kpy_mkdirs(j->root, 0700, &e) < 0)
 		goto out;
 	/* a uv cache goes to <root>/.uv/NAME, beside the envs: uv hard-links from it */
 	if (strcmp(kind, KPY_KIND_UV) == 0) {
-		char *uvdir = NULL;
-		int bad = asprintf(&uvdir, "%s/" KPY_LIVE_UV_DIR, root) < 0 ||
-			  (mkdir(uvdir, 0755) < 0 && errno != EEXIST);
+		char *uvdir = kpy_live_path(j->root, KPY_KIND_UV, NULL);
+		int bad = uvdir == NULL || (mkdir(uvdir, 0755) < 0 && errno != EEXIST);
 		if (bad)
-			kpy_err_sys(&e, uvdir ? errno : ENOMEM, "cannot create %s", uvdir ? uvdir : root);
+			kpy_err_sys(&e, uvdir ? errno : ENOMEM, "cannot create %s", uvdir ? uvdir : j->root);
 		free(uvdir);
 		if (bad)
 			goto out;

@@ -14,6 +14,7 @@
 
 #include "args.h"
 #include "error.h"
+#include "live.h"
 #include "log.h"
 #include "restore.h"
 #include "scratch.h"
@@ -161,6 +162,10 @@ static int get_job(spank_t sp, struct kpy_job *j)
 		free(j->scratch);
 		j->scratch = tmpdir;
 	}
+	if ((j->root = kpy_live_scratch_root(j->scratch)) == NULL) {
+		remember("kpy: out of memory");
+		return -1;
+	}
 	j->home = job_getenv(sp, "HOME");
 	j->user = job_getenv(sp, "USER");
 	if (j->home == NULL || j->user == NULL) {
@@ -210,7 +215,7 @@ static int export_env(spank_t sp, const struct kpy_job *j, const char *pipdir)
 	int rv = -1;
 	size_t blen;
 
-	if ((dest = kpy_plugin_target(j->scratch, KPY_KIND_VENV, ctx.name)) == NULL ||
+	if ((dest = kpy_live_path(j->root, KPY_KIND_VENV, ctx.name)) == NULL ||
 	    asprintf(&bin, "%s/bin", dest) < 0) {
 		remember("kpy: out of memory");
 		goto fail;
@@ -248,7 +253,7 @@ fail:
 /* The restored uv cache: UV_CACHE_DIR for the tasks, and uv offline. */
 static int export_uv(spank_t sp, const struct kpy_job *j, const char *pipdir)
 {
-	char *dest = kpy_plugin_target(j->scratch, KPY_KIND_UV, ctx.uv), *path;
+	char *dest = kpy_live_path(j->root, KPY_KIND_UV, ctx.uv), *path;
 	int rv = -1;
 
 	if (dest == NULL) {
@@ -297,7 +302,7 @@ static int restore_one(spank_t sp, struct kpy_job *j, const char *kind, const ch
 		remember("kpy: cannot restore %s '%s' on %s: %s", what, name, host, r->msg);
 		goto fail;
 	}
-	dest = kpy_plugin_target(j->scratch, kind, name);
+	dest = kpy_live_path(j->root, kind, name);
 	if (r->restored)
 		kpy_log_info("kpy: restored %s%s into %s in %ld ms", uv ? "the uv cache " : "", name,
 			     dest ? dest : j->scratch, ms);
@@ -347,6 +352,7 @@ fail:
 	free(j.home);
 	free(j.user);
 	free(j.scratch);
+	free(j.root);
 	free(r);
 	return 0;
 }
