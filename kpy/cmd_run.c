@@ -5,6 +5,7 @@
 #include "archive.h"
 #include "config.h"
 #include "live.h"
+#include "offline.h"
 #include "once.h"
 #include "store.h"
 #include "text.h"
@@ -434,16 +435,19 @@ static int build(const struct meta *m, const char *script, const char *archive, 
 {
 	struct kpy_save_opts o = { 0 };
 	struct kpy_err warn = KPY_ERR_INIT, ignore = KPY_ERR_INIT;
-	char tmp[PATH_MAX], wheels[PATH_MAX], where[PATH_MAX], host[256] = "";
+	char tmp[PATH_MAX], *wheels = NULL, where[PATH_MAX], host[256] = "";
 	int fd, rv = -1, made = 0;
 
 	*built = 0;
 	gethostname(host, sizeof(host) - 1);
-	snprintf(wheels, sizeof(wheels), "%s/wheels", cfg->pipdir);
 	if (kpy_store_check(cfg->pipdir, KPY_KIND_SCRIPT, 1, 1, e) < 0)
 		return -1;
 	if ((fd = kpy_lock_target(archive, e)) < 0)
 		return -1;
+	if ((wheels = kpy_wheelhouse(cfg->pipdir)) == NULL) {
+		kpy_err_set(e, KPY_EFAIL, "out of memory");
+		goto out;
+	}
 	if (!fetch && access(archive, F_OK) == 0) {
 		rv = 0; /* another run built it while we waited */
 		goto out;
@@ -482,14 +486,21 @@ out:
 	if (made)
 		kpy_rmtree(tmp, &ignore);
 	kpy_unlock_target(archive, fd);
+	free(wheels);
 	return rv;
+}
+
+static int set_env(const char *name, const char *value, void *arg)
+{
+	(void)arg;
+	return setenv(name, value, 1);
 }
 
 /* exec the env's python with the script: its args, stdin, signals and exit status. */
 static int exec_script(const char *env, const struct kpy_config *cfg, int argc, char **argv,
 		       struct kpy_err *e)
 {
-	char py[PATH_MAX], bin[PATH_MAX], wheels[PATH_MAX], *path = NULL, **args;
+	char py[PATH_MAX], bin[PATH_MAX], *wheels = NULL, *path = NULL, **args;
 	const char *old = getenv("PATH");
 
 	snprintf(py, sizeof(py), "%s/bin/python", env);
@@ -501,12 +512,12 @@ static int exec_script(const char *env, const struct kpy_config *cfg, int argc, 
 	setenv("PATH", path, 1);
 	unsetenv("PYTHONHOME");
 	if (on_compute(cfg)) {
-		snprintf(wheels, sizeof(wheels), "%s/wheels", cfg->pipdir);
-		setenv("PIP_NO_INDEX", "1", 1);
-		setenv("PIP_FIND_LINKS", wheels, 1);
-		setenv("UV_FIND_LINKS", wheels, 1);
-		setenv("UV_OFFLINE", "1", 1);
-		setenv("UV_PYTHON_DOWNLOADS", "never", 1);
+		if ((wheels = kpy_wheelhouse(cfg->pipdir)) == NULL) {
+			free(args);
+			free(path);
+			return kpy_err_set(e, KPY_EFAIL, "out of memory");
+		}
+		kpy_offline_apply(wheels, set_env, NULL);
 	}
 	args[0] = py;
 	for (int i = 0; i < argc; i++)
@@ -516,6 +527,7 @@ static int exec_script(const char *env, const struct kpy_config *cfg, int argc, 
 	kpy_err_sys(e, errno, "cannot run %s", py);
 	free(args);
 	free(path);
+	free(wheels);
 	return -1;
 }
 
@@ -589,8 +601,13 @@ int cmd_run(int argc, char **argv)
 		int had = access(archive, F_OK) == 0;
 		if (build(&m, script, archive, rundir, &cfg, 1, &built, &e) < 0)
 			goto out;
-		if (m.ndeps > 0)
-			say("prepared %s: the wheelhouse %s/wheels has %s", script, cfg.pipdir, m.requires);
+		if (m.ndeps > 0) {
+			char *wheels = kpy_wheelhouse(cfg.pipdir);
+
+			say("prepared %s: the wheelhouse %s has %s", script,
+			    wheels ? wheels : "<pipdir>/wheels", m.requires);
+			free(wheels);
+		}
 		if (built)
 			say("saved the env of %s (Python %s, %s) as %s in %.1f s: 'kpy run %s' now works offline, on compute nodes too",
 			    script, m.version, m.ndeps ? m.requires : "no dependencies", archive, now() - t0, script);

@@ -16,6 +16,7 @@
 #include "error.h"
 #include "live.h"
 #include "log.h"
+#include "offline.h"
 #include "restore.h"
 #include "scratch.h"
 #include "store.h"
@@ -185,26 +186,24 @@ static int get_job(spank_t sp, struct kpy_job *j)
 /* a step of sbatch --export=NONE has no PATH: keep the commands execvp would find */
 #define KPY_DEFAULT_PATH "/usr/local/bin:/usr/bin:/bin"
 
+static int set_for_job(const char *var, const char *val, void *sp)
+{
+	return job_setenv(sp, var, val);
+}
+
 /* plugstack.conf offline=yes: pip and uv install from the wheelhouse only */
 static int export_offline(spank_t sp, const char *pipdir)
 {
-	char *wheels = NULL;
-	int rv = -1;
+	char *wheels;
+	int rv;
 
 	if (!ctx.cfg.offline)
 		return 0;
-	if (asprintf(&wheels, "%s/wheels", pipdir) < 0) {
+	if ((wheels = kpy_wheelhouse(pipdir)) == NULL) {
 		remember("kpy: out of memory");
 		return -1;
 	}
-	if (job_setenv(sp, "PIP_NO_INDEX", "1") < 0 ||
-	    job_setenv(sp, "PIP_FIND_LINKS", wheels) < 0 ||
-	    job_setenv(sp, "UV_OFFLINE", "1") < 0 ||
-	    job_setenv(sp, "UV_FIND_LINKS", wheels) < 0 ||
-	    job_setenv(sp, "UV_PYTHON_DOWNLOADS", "never") < 0)
-		goto fail;
-	rv = 0;
-fail:
+	rv = kpy_offline_apply(wheels, set_for_job, sp);
 	free(wheels);
 	return rv;
 }
