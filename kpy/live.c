@@ -1,6 +1,7 @@
 /* live.c: environments in use: their root directory, listing, state, placeholders, creation. */
 #include "autoconfig.h"
 #include "live.h"
+#include "passwd.h"
 #include "relocate.h"
 #include "store.h"
 #include "tree.h"
@@ -12,7 +13,6 @@
 #include <ftw.h>
 #include <glob.h>
 #include <limits.h>
-#include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,12 +22,11 @@
 
 static char *user_name(void)
 {
-	struct passwd pw, *res = NULL;
-	char buf[4096], *out;
+	char *out;
 	const char *u = getenv("USER");
 
-	if (getpwuid_r(getuid(), &pw, buf, sizeof(buf), &res) == 0 && res != NULL)
-		return strdup(pw.pw_name);
+	if (kpy_passwd(getuid(), NULL, &out) == 0)
+		return out;
 	if (u != NULL && u[0] != '\0' && strchr(u, '/') == NULL)
 		return strdup(u);
 	return asprintf(&out, "%lu", (unsigned long)getuid()) < 0 ? NULL : out;
@@ -88,9 +87,7 @@ static void host_name(char *buf, size_t n)
 static char *state_file(void)
 {
 	const char *xdg = getenv("XDG_STATE_HOME"), *home = getenv("HOME");
-	char host[256], *out = NULL;
-	struct passwd pw, *res = NULL;
-	char buf[4096];
+	char host[256], *out = NULL, *pwhome = NULL;
 
 	host_name(host, sizeof(host));
 	if (xdg != NULL && xdg[0] == '/') {
@@ -99,12 +96,13 @@ static char *state_file(void)
 		return out;
 	}
 	if (home == NULL || home[0] != '/') {
-		if (getpwuid_r(getuid(), &pw, buf, sizeof(buf), &res) != 0 || res == NULL)
+		if (kpy_passwd(getuid(), &pwhome, NULL) < 0)
 			return NULL;
-		home = pw.pw_dir;
+		home = pwhome;
 	}
 	if (asprintf(&out, "%s/.local/state/kpy/live-root.%s", home, host) < 0)
 		out = NULL;
+	free(pwhome);
 	return out;
 }
 

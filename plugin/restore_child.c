@@ -135,6 +135,23 @@ static void explain(const struct kpy_job *j, const char *kind, const char *name,
 	}
 }
 
+/* A variable of the job's environment as the job's own kpy would see it: HOME and
+ * USER from the user database when the job has none, SLURM_TMPDIR the scratch. */
+static const char *job_var(const char *name, const void *arg)
+{
+	const struct kpy_job *j = arg;
+	const char *v;
+
+	if (strcmp(name, "SLURM_TMPDIR") == 0)
+		return j->scratch;
+	v = kpy_envp_get(name, j->env);
+	if (v == NULL && strcmp(name, "HOME") == 0)
+		return j->home;
+	if (v == NULL && strcmp(name, "USER") == 0)
+		return j->user;
+	return v;
+}
+
 static void child_restore(const struct kpy_job *j, const char *kind, const char *name,
 			  const struct kpy_plugin_config *pc, pid_t parent, int *reply,
 			  struct kpy_reply *out)
@@ -160,17 +177,11 @@ static void child_restore(const struct kpy_job *j, const char *kind, const char 
 	if (drop_privileges(j, parent, pc, &e) < 0)
 		goto out;
 
-	/* read the user's configuration the way their own kpy command would */
-	environ = j->env;
-	if (getenv("HOME") == NULL && j->home != NULL)
-		setenv("HOME", j->home, 1);
-	if (getenv("USER") == NULL && j->user != NULL)
-		setenv("USER", j->user, 1);
-	setenv("SLURM_TMPDIR", j->scratch, 1);
 	umask(022);
 
 	if (pipdir == NULL) {
-		if (kpy_config_load(&cfg, &e) < 0)
+		/* the user's configuration, read the way their own kpy command would */
+		if (kpy_config_load_from(&cfg, job_var, j, &e) < 0)
 			goto out;
 		pipdir = cfg.pipdir;
 	}

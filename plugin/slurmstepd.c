@@ -3,7 +3,6 @@
 #include "autoconfig.h"
 #include "slurmstepd.h"
 
-#include <pwd.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -17,6 +16,7 @@
 #include "live.h"
 #include "log.h"
 #include "offline.h"
+#include "passwd.h"
 #include "restore.h"
 #include "scratch.h"
 #include "store.h"
@@ -169,17 +169,9 @@ static int get_job(spank_t sp, struct kpy_job *j)
 	}
 	j->home = job_getenv(sp, "HOME");
 	j->user = job_getenv(sp, "USER");
-	if (j->home == NULL || j->user == NULL) {
-		struct passwd pw, *res = NULL;
-		char buf[4096];
-
-		if (getpwuid_r(j->uid, &pw, buf, sizeof(buf), &res) == 0 && res != NULL) {
-			if (j->home == NULL)
-				j->home = strdup(pw.pw_dir);
-			if (j->user == NULL)
-				j->user = strdup(pw.pw_name);
-		}
-	}
+	if (j->home == NULL || j->user == NULL)
+		kpy_passwd(j->uid, j->home == NULL ? &j->home : NULL,
+			   j->user == NULL ? &j->user : NULL);
 	return 0;
 }
 
