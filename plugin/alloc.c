@@ -13,13 +13,14 @@ int kpy_alloc_init(spank_t sp, int ac, char **av)
 	return kpy_submit_init(sp, ac, av);
 }
 
-/* Check the name of --OPTION (GIVEN) or $VAR and pass it on as VAR. */
-static int pass_name(spank_t sp, const char *given, const char *option, const char *var,
-		     const char *what)
+/* Check the name for option OPT and pass it on as its variable (KPY_ENV). */
+static int pass_name(spank_t sp, enum kpy_opt opt)
 {
-	const char *name;
+	const char *var;
+	char *name;
+	int rv = -1;
 
-	if (kpy_submit_name(given, option, var, what, &name) < 0)
+	if (kpy_submit_name(opt, &name, &var) < 0)
 		return -1;
 	if (name == NULL)
 		return 0;
@@ -28,19 +29,21 @@ static int pass_name(spank_t sp, const char *given, const char *option, const ch
 	 * step; the job control environment reaches every step whatever --export says. */
 	if (setenv(var, name, 1) < 0) {
 		slurm_error("kpy: cannot set %s", var);
-		return -1;
+		goto fail;
 	}
 	if (spank_job_control_setenv(sp, var, name, 1) != ESPANK_SUCCESS) {
 		slurm_error("kpy: cannot pass %s to the job", var);
-		return -1;
+		goto fail;
 	}
-	return 0;
+	rv = 0;
+fail:
+	free(name);
+	return rv;
 }
 
 int kpy_alloc_post_opt(spank_t sp)
 {
-	if (pass_name(sp, kpy_args_env(), "kpy-env", "KPY_ENV", "environment") < 0 ||
-	    pass_name(sp, kpy_args_uv_cache(), "kpy-uv-cache", "KPY_UV_CACHE", "uv cache") < 0)
+	if (pass_name(sp, KPY_OPT_ENV) < 0 || pass_name(sp, KPY_OPT_UV) < 0)
 		return -1;
 	return 0;
 }

@@ -93,40 +93,33 @@ int kpy_slurmstepd_init(spank_t sp, int ac, char **av)
 	return kpy_args_register(sp);
 }
 
-/* The name given with the option, else VAR, else SLURM_SPANK_VAR (the job control
- * environment); NULL when none is set, or when it is bad (remembered for task_init). */
-static char *pick_name(spank_t sp, const char *opt, const char *var, const char *what)
+static char *job_var(const char *var, void *sp)
 {
-	struct kpy_err e = KPY_ERR_INIT;
-	char spank_var[64], label[32], *name;
+	return job_getenv(sp, var);
+}
 
-	snprintf(spank_var, sizeof(spank_var), "SLURM_SPANK_%s", var);
-	name = opt != NULL ? strdup(opt) : job_getenv(sp, var);
-	if (name == NULL)
-		name = job_getenv(sp, spank_var);
-	if (name != NULL && name[0] == '\0') {
-		free(name);
-		name = NULL;
+/* The name for option OPT (kpy_args_name, over the job's environment); NULL when
+ * none is given, or when it is bad (remembered for task_init). */
+static char *pick_name(spank_t sp, enum kpy_opt opt)
+{
+	struct kpy_name n;
+
+	if (kpy_args_name(opt, job_var, sp, &n) < 0) {
+		remember("kpy: cannot use %s '%s': %s", n.what, n.name, n.err.msg);
+		free(n.name);
+		return NULL; /* the other one is still restored, so the step hears of both */
 	}
-	snprintf(label, sizeof(label), "%s name", what);
-	if (name != NULL && kpy_name_check(name, label, &e) < 0) {
-		remember("kpy: cannot use %s '%s': %s", what, name, e.msg);
-		free(name);
-		name = NULL; /* the other one is still restored, so the step hears of both */
-	}
-	return name;
+	return n.name;
 }
 
 int kpy_slurmstepd_post_opt(spank_t sp)
 {
-	const char *opt = kpy_args_env();
-
 	/* the option given to this step wins over KPY_ENV inherited from the batch job;
 	 * sbatch --export=NONE (or =VARS) drops both the option and KPY_ENV from the batch
 	 * step's environment, but Slurm passes the job control environment, where sbatch
 	 * and salloc put the name too, to every step as SLURM_SPANK_KPY_ENV */
-	ctx.name = pick_name(sp, opt, "KPY_ENV", "environment");
-	ctx.uv = pick_name(sp, kpy_args_uv_cache(), "KPY_UV_CACHE", "uv cache");
+	ctx.name = pick_name(sp, KPY_OPT_ENV);
+	ctx.uv = pick_name(sp, KPY_OPT_UV);
 	return 0;
 }
 

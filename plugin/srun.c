@@ -3,6 +3,8 @@
 #include "autoconfig.h"
 #include "srun.h"
 
+#include <stdlib.h>
+
 #include "args.h"
 #include "submit.h"
 
@@ -13,12 +15,14 @@ int kpy_srun_init(spank_t sp, int ac, char **av)
 
 int kpy_srun_post_opt(spank_t sp)
 {
-	const char *name;
+	for (int opt = 0; opt < KPY_OPT_N; opt++) {
+		const char *var;
+		char *name;
 
-	if (kpy_submit_name(kpy_args_env(), "kpy-env", "KPY_ENV", "environment", &name) < 0 ||
-	    kpy_submit_name(kpy_args_uv_cache(), "kpy-uv-cache", "KPY_UV_CACHE", "uv cache",
-			    &name) < 0)
-		return -1;
+		if (kpy_submit_name((enum kpy_opt)opt, &name, &var) < 0)
+			return -1;
+		free(name);
+	}
 	return 0;
 }
 

@@ -3,13 +3,11 @@
 #include "autoconfig.h"
 #include "submit.h"
 
-#include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "args.h"
-#include "error.h"
 #include "log.h"
-#include "store.h"
 
 int kpy_submit_init(spank_t sp, int ac, char **av)
 {
@@ -20,34 +18,33 @@ int kpy_submit_init(spank_t sp, int ac, char **av)
 	return kpy_args_register(sp);
 }
 
-int kpy_submit_name(const char *given, const char *option, const char *var,
-		    const char *what, const char **out)
+static char *process_var(const char *var, void *arg)
 {
-	struct kpy_err e = KPY_ERR_INIT;
-	const char *name = given;
-	char label[32];
+	const char *v = getenv(var);
 
-	*out = NULL;
-	snprintf(label, sizeof(label), "%s name", what);
-	if (name != NULL) {
-		if (name[0] == '\0') {
-			slurm_error("kpy: --%s needs the name of a saved %s", option, what);
-			return -1;
-		}
-		if (kpy_name_check(name, label, &e) < 0) {
-			kpy_log_error("kpy: --%s=%s: %s", option, name, e.msg);
-			return -1;
-		}
-	} else {
-		name = getenv(var);
-		if (name == NULL || name[0] == '\0')
-			return 0;
-		if (kpy_name_check(name, label, &e) < 0) {
-			kpy_log_error("kpy: %s=%s: %s", var, name, e.msg);
-			return -1;
-		}
+	(void)arg;
+	return v != NULL ? strdup(v) : NULL;
+}
+
+int kpy_submit_name(enum kpy_opt opt, char **name, const char **var)
+{
+	struct kpy_name n;
+
+	*name = NULL;
+	if (kpy_args_name(opt, process_var, NULL, &n) < 0) {
+		if (n.given)
+			kpy_log_error("kpy: --%s=%s: %s", n.option, n.name, n.err.msg);
+		else
+			kpy_log_error("kpy: %s=%s: %s", n.from, n.name, n.err.msg);
+		free(n.name);
+		return -1;
 	}
-	*out = name;
+	if (n.given && n.name == NULL) {
+		slurm_error("kpy: --%s needs the name of a saved %s", n.option, n.what);
+		return -1;
+	}
+	*name = n.name;
+	*var = n.var;
 	return 0;
 }
 

@@ -6,15 +6,16 @@
 #include <stdint.h>
 #include <slurm/spank.h>
 
+#include "args.h"
+
 /* Check the plugstack arguments and register --kpy-env and --kpy-uv-cache. */
 int kpy_submit_init(spank_t sp, int ac, char **av);
 
-/* Check the name given with --OPTION (GIVEN, or NULL when the option was not used),
- * else in this process's $VAR; WHAT names the thing ("environment"). 0 with *NAME
- * the name (not owned), or NULL when none is given; -1 (with a message) when bad,
- * so that a bad name fails before the job is queued. */
-int kpy_submit_name(const char *given, const char *option, const char *var,
-		    const char *what, const char **name);
+/* Check the name for option OPT (kpy_args_name, over this process's environment):
+ * 0 with *NAME the name (malloc'd), or NULL when none is given; -1 (with a message)
+ * when it is bad or the option was given empty, so that a bad name fails before the
+ * job is queued. *VAR is the variable that stands in for the option (KPY_ENV). */
+int kpy_submit_name(enum kpy_opt opt, char **name, const char **var);
 
 int kpy_submit_exit(spank_t sp);
 
