@@ -16,7 +16,7 @@ int kpy_alloc_init(spank_t sp, int ac, char **av)
 /* Check the name for option OPT and pass it on as its variable (KPY_ENV). */
 static int pass_name(spank_t sp, enum kpy_opt opt)
 {
-	const char *var;
+	const char *var = NULL;
 	char *name;
 	int rv = -1;
 

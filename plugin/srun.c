@@ -16,7 +16,7 @@ int kpy_srun_init(spank_t sp, int ac, char **av)
 int kpy_srun_post_opt(spank_t sp)
 {
 	for (int opt = 0; opt < KPY_OPT_N; opt++) {
-		const char *var;
+		const char *var = NULL;
 		char *name;
 
 		if (kpy_submit_name((enum kpy_opt)opt, &name, &var) < 0)

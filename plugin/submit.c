@@ -31,6 +31,7 @@ int kpy_submit_name(enum kpy_opt opt, char **name, const char **var)
 	struct kpy_name n;
 
 	*name = NULL;
+	*var = NULL;
 	if (kpy_args_name(opt, process_var, NULL, &n) < 0) {
 		if (n.given)
 			kpy_log_error("kpy: --%s=%s: %s", n.option, n.name, n.err.msg);
