@@ -4,6 +4,7 @@
 #include "envarchive.h"
 #include "config.h"
 #include "live.h"
+#include "offline.h"
 #include "once.h"
 #include "store.h"
 #include "text.h"
@@ -105,6 +106,33 @@ static void sh_quoted(const char *s, const char *tail)
 	putchar('\'');
 }
 
+void print_offline_exports(const struct kpy_config *cfg)
+{
+	char *wheels = cfg != NULL && cfg->pipdir != NULL ? kpy_wheelhouse(cfg->pipdir) : NULL;
+	const char *sep = "export ";
+
+	/* one line of the fixed values, one of those set to the wheelhouse */
+	for (const struct kpy_offline_var *v = kpy_offline_vars; v->name != NULL; v++) {
+		if (v->value != NULL) {
+			printf("%s%s=%s", sep, v->name, v->value);
+			sep = " ";
+		}
+	}
+	if (sep[0] == ' ')
+		putchar('\n');
+	sep = "export ";
+	for (const struct kpy_offline_var *v = kpy_offline_vars; wheels != NULL && v->name != NULL; v++) {
+		if (v->value == NULL) {
+			printf("%s%s=", sep, v->name);
+			sh_quoted(wheels, "");
+			sep = " ";
+		}
+	}
+	if (sep[0] == ' ')
+		putchar('\n');
+	free(wheels);
+}
+
 /* On a compute node: POSIX shell code that makes every pip and uv offline, as the
  * plugin does. */
 static void print_offline(void)
@@ -113,18 +141,8 @@ static void print_offline(void)
 	struct kpy_config cfg = { 0 };
 	int cfg_ok = kpy_config_load(&cfg, &e) == 0;
 
-	if (cfg_ok ? on_compute(&cfg) : in_job()) {
-		fputs("export PIP_NO_INDEX=1 UV_OFFLINE=1 UV_PYTHON_DOWNLOADS=never\n", stdout);
-		if (cfg_ok && cfg.pipdir != NULL) {
-			char wheels[PATH_MAX];
-			snprintf(wheels, sizeof(wheels), "%s/wheels", cfg.pipdir);
-			fputs("export PIP_FIND_LINKS=", stdout);
-			sh_quoted(wheels, "");
-			fputs(" UV_FIND_LINKS=", stdout);
-			sh_quoted(wheels, "");
-			putchar('\n');
-		}
-	}
+	if (cfg_ok ? on_compute(&cfg) : in_job())
+		print_offline_exports(cfg_ok ? &cfg : NULL);
 	kpy_config_free(&cfg);
 }
 
@@ -208,10 +226,8 @@ static char *live_path(const char *name, char **root_out, struct kpy_err *e)
 
 	if (root == NULL)
 		return NULL;
-	if (asprintf(&path, "%s/%s", root, name) < 0) {
-		path = NULL;
+	if ((path = kpy_live_path(root, KPY_KIND_VENV, name)) == NULL)
 		kpy_err_set(e, KPY_EFAIL, "out of memory");
-	}
 	if (root_out != NULL)
 		*root_out = root;
 	else
@@ -654,16 +670,19 @@ int cmd_load(int argc, char **argv)
 		/* beside the envs, on their file system: uv hard-links from its cache */
 		if ((root = kpy_live_root(&e)) == NULL)
 			goto out;
-		if ((path = kpy_live_uv_path(root, as)) == NULL) {
+		if ((path = kpy_live_path(root, KPY_KIND_UV, NULL)) == NULL) {
 			kpy_err_set(&e, KPY_EFAIL, "out of memory");
 			goto out;
 		}
-		path[strlen(path) - strlen(as) - 1] = '\0';
 		if (mkdir(path, 0755) < 0 && errno != EEXIST) {
 			kpy_err_sys(&e, errno, "cannot create %s", path);
 			goto out;
 		}
-		path[strlen(path)] = '/';
+		free(path);
+		if ((path = kpy_live_path(root, KPY_KIND_UV, as)) == NULL) {
+			kpy_err_set(&e, KPY_EFAIL, "out of memory");
+			goto out;
+		}
 	} else if ((path = live_path(as, &root, &e)) == NULL) {
 		goto out;
 	}

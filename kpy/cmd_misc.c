@@ -2,6 +2,7 @@
 #include "autoconfig.h"
 #include "cmd.h"
 #include "config.h"
+#include "offline.h"
 #include "text.h"
 
 #include <errno.h>
@@ -100,6 +101,31 @@ int cmd_config(int argc, char **argv)
 	return rc;
 }
 
+/* For the shell code itself, not for users: the offline variables as export lines
+ * (--offline; the shell function runs it on compute nodes), or the wheelhouse path
+ * (--wheelhouse; the pip wrapper's --find-links), so that kpy.bash holds no copy of
+ * the offline table (kpy/offline.c). Exit status 1 when there is no wheelhouse. */
+static int bash_internal(const char *what)
+{
+	struct kpy_err e = KPY_ERR_INIT;
+	struct kpy_config cfg = { 0 };
+	int ok = kpy_config_load(&cfg, &e) == 0, rc = 0;
+
+	if (strcmp(what, "--offline") == 0) {
+		print_offline_exports(ok ? &cfg : NULL);
+	} else {
+		char *wheels = ok ? kpy_wheelhouse(cfg.pipdir) : NULL;
+
+		if (wheels != NULL)
+			printf("%s\n", wheels);
+		else
+			rc = 1;
+		free(wheels);
+	}
+	kpy_config_free(&cfg);
+	return fflush(stdout) == 0 ? rc : 1;
+}
+
 int cmd_bash(int argc, char **argv)
 {
 	char self[PATH_MAX];
@@ -107,6 +133,8 @@ int cmd_bash(int argc, char **argv)
 
 	if (wants_help("bash", argc, argv))
 		return 0;
+	if (argc == 2 && (strcmp(argv[1], "--offline") == 0 || strcmp(argv[1], "--wheelhouse") == 0))
+		return bash_internal(argv[1]);
 	if (argc > 1)
 		return usage_error("bash", "too many arguments");
 	n = readlink("/proc/self/exe", self, sizeof(self) - 1);

@@ -6,6 +6,7 @@
 #include "fdio.h"
 #include "config.h"
 #include "live.h"
+#include "offline.h"
 #include "once.h"
 #include "store.h"
 #include "text.h"
@@ -427,16 +428,19 @@ static int build(const struct meta *m, const char *script, const char *archive, 
 {
 	struct kpy_save_opts o = { 0 };
 	struct kpy_err warn = KPY_ERR_INIT, ignore = KPY_ERR_INIT;
-	char tmp[PATH_MAX], wheels[PATH_MAX], where[PATH_MAX], host[256] = "";
+	char tmp[PATH_MAX], *wheels = NULL, where[PATH_MAX], host[256] = "";
 	int fd, rv = -1, made = 0;
 
 	*built = 0;
 	gethostname(host, sizeof(host) - 1);
-	snprintf(wheels, sizeof(wheels), "%s/wheels", cfg->pipdir);
 	if (kpy_store_check(cfg->pipdir, KPY_KIND_SCRIPT, KPY_STORE_WRITABLE | KPY_STORE_CREATE, e) < 0)
 		return -1;
 	if ((fd = kpy_lock_target(archive, e)) < 0)
 		return -1;
+	if ((wheels = kpy_wheelhouse(cfg->pipdir)) == NULL) {
+		kpy_err_set(e, KPY_EFAIL, "out of memory");
+		goto out;
+	}
 	if (!fetch && access(archive, F_OK) == 0) {
 		rv = 0; /* another run built it while we waited */
 		goto out;
@@ -475,14 +479,21 @@ out:
 	if (made)
 		kpy_rmtree(tmp, &ignore);
 	kpy_unlock_target(archive, fd);
+	free(wheels);
 	return rv;
+}
+
+static int set_env(const char *name, const char *value, void *arg)
+{
+	(void)arg;
+	return setenv(name, value, 1);
 }
 
 /* exec the env's python with the script: its args, stdin, signals and exit status. */
 static int exec_script(const char *env, const struct kpy_config *cfg, int argc, char **argv,
 		       struct kpy_err *e)
 {
-	char py[PATH_MAX], bin[PATH_MAX], wheels[PATH_MAX], *path = NULL, **args;
+	char py[PATH_MAX], bin[PATH_MAX], *wheels = NULL, *path = NULL, **args;
 	const char *old = getenv("PATH");
 
 	snprintf(py, sizeof(py), "%s/bin/python", env);
@@ -494,12 +505,12 @@ static int exec_script(const char *env, const struct kpy_config *cfg, int argc, 
 	setenv("PATH", path, 1);
 	unsetenv("PYTHONHOME");
 	if (on_compute(cfg)) {
-		snprintf(wheels, sizeof(wheels), "%s/wheels", cfg->pipdir);
-		setenv("PIP_NO_INDEX", "1", 1);
-		setenv("PIP_FIND_LINKS", wheels, 1);
-		setenv("UV_FIND_LINKS", wheels, 1);
-		setenv("UV_OFFLINE", "1", 1);
-		setenv("UV_PYTHON_DOWNLOADS", "never", 1);
+		if ((wheels = kpy_wheelhouse(cfg->pipdir)) == NULL) {
+			free(args);
+			free(path);
+			return kpy_err_set(e, KPY_EFAIL, "out of memory");
+		}
+		kpy_offline_apply(wheels, set_env, NULL);
 	}
 	args[0] = py;
 	for (int i = 0; i < argc; i++)
@@ -509,6 +520,7 @@ static int exec_script(const char *env, const struct kpy_config *cfg, int argc, 
 	kpy_err_sys(e, errno, "cannot run %s", py);
 	free(args);
 	free(path);
+	free(wheels);
 	return -1;
 }
 
@@ -536,7 +548,7 @@ int cmd_run(int argc, char **argv)
 	struct kpy_err e = KPY_ERR_INIT;
 	struct kpy_config cfg = { 0 };
 	struct meta m = { 0 };
-	char *archive = NULL, *root = NULL, rundir[PATH_MAX], dest[PATH_MAX];
+	char *archive = NULL, *root = NULL, *rundir = NULL, *dest = NULL;
 	const char *script;
 	int i, prepare = 0, rc = 1, built = 0, restored = 0;
 	struct stat st;
@@ -568,12 +580,12 @@ int cmd_run(int argc, char **argv)
 	if (kpy_config_load(&cfg, &e) < 0)
 		goto out;
 	if ((archive = kpy_store_path(cfg.pipdir, KPY_KIND_SCRIPT, m.key)) == NULL ||
-	    (root = kpy_live_root(&e)) == NULL) {
+	    (root = kpy_live_root(&e)) == NULL ||
+	    (rundir = kpy_live_path(root, KPY_KIND_SCRIPT, NULL)) == NULL ||
+	    (dest = kpy_live_path(root, KPY_KIND_SCRIPT, m.key)) == NULL) {
 		kpy_err_set(&e, KPY_EFAIL, "out of memory");
 		goto out;
 	}
-	snprintf(rundir, sizeof(rundir), "%s/.run", root);
-	snprintf(dest, sizeof(dest), "%s/%s", rundir, m.key);
 	if (mkdir(rundir, 0755) < 0 && errno != EEXIST) {
 		kpy_err_sys(&e, errno, "cannot create %s", rundir);
 		goto out;
@@ -582,8 +594,13 @@ int cmd_run(int argc, char **argv)
 		int had = access(archive, F_OK) == 0;
 		if (build(&m, script, archive, rundir, &cfg, 1, &built, &e) < 0)
 			goto out;
-		if (m.ndeps > 0)
-			say("prepared %s: the wheelhouse %s/wheels has %s", script, cfg.pipdir, m.requires);
+		if (m.ndeps > 0) {
+			char *wheels = kpy_wheelhouse(cfg.pipdir);
+
+			say("prepared %s: the wheelhouse %s has %s", script,
+			    wheels ? wheels : "<pipdir>/wheels", m.requires);
+			free(wheels);
+		}
 		if (built)
 			say("saved the env of %s (Python %s, %s) as %s in %.1f s: 'kpy run %s' now works offline, on compute nodes too",
 			    script, m.version, m.ndeps ? m.requires : "no dependencies", archive, now() - t0, script);
@@ -613,6 +630,8 @@ out:
 	kpy_config_free(&cfg);
 	free(archive);
 	free(root);
+	free(rundir);
+	free(dest);
 	return rc;
 }
 

@@ -4,6 +4,7 @@
 #include "buf.h"
 #include "fdio.h"
 #include "publish.h"
+#include "passwd.h"
 #include "text.h"
 #include "tree.h"
 
@@ -12,7 +13,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <iniparser.h>
-#include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -41,37 +41,60 @@ static int quiet(const char *fmt, ...)
 	return 0;
 }
 
-static char *home_dir(void)
+/* The variables a configuration is read from. */
+struct env {
+	kpy_getenv_fn *get;
+	const void *arg;
+};
+
+static const char *process_getenv(const char *name, const void *arg)
 {
-	const char *h = getenv("HOME");
-	struct passwd pw, *res = NULL;
-	char buf[4096];
+	(void)arg;
+	return getenv(name);
+}
+
+static const struct env process_env = { process_getenv, NULL };
+
+const char *kpy_envp_get(const char *name, const void *envp)
+{
+	size_t len = strlen(name);
+
+	for (char *const *v = envp; v != NULL && *v != NULL; v++)
+		if (strncmp(*v, name, len) == 0 && (*v)[len] == '=')
+			return *v + len + 1;
+	return NULL;
+}
+
+static char *home_dir(const struct env *env)
+{
+	const char *h = env->get("HOME", env->arg);
+	char *home;
 
 	if (h != NULL && h[0] == '/')
 		return strdup(h);
-	if (getpwuid_r(getuid(), &pw, buf, sizeof(buf), &res) == 0 && res != NULL)
-		return strdup(pw.pw_dir);
+	if (kpy_passwd(getuid(), &home, NULL) == 0)
+		return home;
 	return NULL;
 }
 
 /* $VAR if set and absolute, else $HOME/FALLBACK; malloc'd. */
-static char *xdg_dir(const char *var, const char *fallback)
+static char *xdg_dir(const struct env *env, const char *var, const char *fallback)
 {
-	const char *v = getenv(var);
+	const char *v = env->get(var, env->arg);
 	char *home, *out = NULL;
 
 	if (v != NULL && v[0] == '/')
 		return strdup(v);
-	home = home_dir();
+	home = home_dir(env);
 	if (home != NULL && asprintf(&out, "%s/%s", home, fallback) < 0)
 		out = NULL;
 	free(home);
 	return out;
 }
 
-char *kpy_config_user_path(struct kpy_err *e)
+static char *user_path(const struct env *env, struct kpy_err *e)
 {
-	char *dir = xdg_dir("XDG_CONFIG_HOME", ".config"), *out = NULL;
+	char *dir = xdg_dir(env, "XDG_CONFIG_HOME", ".config"), *out = NULL;
 
 	if (dir == NULL || asprintf(&out, "%s/kpy/config.ini", dir) < 0) {
 		out = NULL;
@@ -81,25 +104,30 @@ char *kpy_config_user_path(struct kpy_err *e)
 	return out;
 }
 
+char *kpy_config_user_path(struct kpy_err *e)
+{
+	return user_path(&process_env, e);
+}
+
 /* "~/x" becomes "$HOME/x"; malloc'd. */
-static char *expand(const char *v)
+static char *expand(const struct env *env, const char *v)
 {
 	char *home, *out = NULL;
 
 	if (v[0] != '~' || (v[1] != '/' && v[1] != '\0'))
 		return strdup(v);
-	home = home_dir();
+	home = home_dir(env);
 	if (home != NULL && asprintf(&out, "%s%s", home, v + 1) < 0)
 		out = NULL;
 	free(home);
 	return out;
 }
 
-static int apply(struct kpy_config *c, const char *key, const char *val, const char *from,
-		 struct kpy_err *e)
+static int apply(struct kpy_config *c, const struct env *env, const char *key,
+		 const char *val, const char *from, struct kpy_err *e)
 {
 	if (strcmp(key, "pipdir") == 0) {
-		char *p = expand(val);
+		char *p = expand(env, val);
 		if (p == NULL)
 			return kpy_err_set(e, KPY_EFAIL, "out of memory");
 		if (p[0] != '/') {
@@ -121,7 +149,8 @@ static int apply(struct kpy_config *c, const char *key, const char *val, const c
 	return 0;
 }
 
-static int load_file(struct kpy_config *c, const char *path, struct kpy_err *e)
+static int load_file(struct kpy_config *c, const struct env *env, const char *path,
+		     struct kpy_err *e)
 {
 	dictionary *d;
 	int rv = -1;
@@ -142,7 +171,7 @@ static int load_file(struct kpy_config *c, const char *path, struct kpy_err *e)
 			snprintf(k, sizeof(k), ":%s", kpy_config_keys[i]);
 			v = iniparser_getstring(d, k, NULL);
 		}
-		if (v != NULL && apply(c, kpy_config_keys[i], v, path, e) < 0)
+		if (v != NULL && apply(c, env, kpy_config_keys[i], v, path, e) < 0)
 			goto fail;
 	}
 	rv = 0;
@@ -153,16 +182,23 @@ fail:
 
 int kpy_config_load(struct kpy_config *c, struct kpy_err *e)
 {
+	return kpy_config_load_from(c, process_getenv, NULL, e);
+}
+
+int kpy_config_load_from(struct kpy_config *c, kpy_getenv_fn *get, const void *arg,
+			 struct kpy_err *e)
+{
 	static const char *const envs[][2] = {
 		{ "KPY_PIPDIR", "pipdir" }, { "KPY_COMPUTE_HOSTS", "compute_hosts" },
 		{ "KPY_LEVEL", "level" },
 	};
-	const char *site = getenv("KPY_SITE_CONFIG");
+	const struct env env = { get, arg };
+	const char *site = get("KPY_SITE_CONFIG", arg);
 	char *user = NULL;
 
 	memset(c, 0, sizeof(*c));
 	c->level = 3;
-	c->pipdir = xdg_dir("XDG_DATA_HOME", ".local/share");
+	c->pipdir = xdg_dir(&env, "XDG_DATA_HOME", ".local/share");
 	if (c->pipdir != NULL) {
 		char *p = NULL;
 		if (asprintf(&p, "%s/kpy", c->pipdir) < 0)
@@ -170,14 +206,14 @@ int kpy_config_load(struct kpy_config *c, struct kpy_err *e)
 		free(c->pipdir);
 		c->pipdir = p;
 	}
-	if (load_file(c, site != NULL && site[0] ? site : SYSCONFDIR "/kpy.conf", e) < 0)
+	if (load_file(c, &env, site != NULL && site[0] ? site : SYSCONFDIR "/kpy.conf", e) < 0)
 		goto fail;
-	user = kpy_config_user_path(e);
-	if (user == NULL || load_file(c, user, e) < 0)
+	user = user_path(&env, e);
+	if (user == NULL || load_file(c, &env, user, e) < 0)
 		goto fail;
 	for (size_t i = 0; i < sizeof(envs) / sizeof(envs[0]); i++) {
-		const char *v = getenv(envs[i][0]);
-		if (v != NULL && v[0] != '\0' && apply(c, envs[i][1], v, envs[i][0], e) < 0)
+		const char *v = get(envs[i][0], arg);
+		if (v != NULL && v[0] != '\0' && apply(c, &env, envs[i][1], v, envs[i][0], e) < 0)
 			goto fail;
 	}
 	if (c->pipdir == NULL) {
@@ -361,7 +397,7 @@ int kpy_config_set(const char *key, const char *value, struct kpy_err *e)
 		    value[n - 1] == '\t' || value[0] == '"' || value[0] == '\'')
 			return kpy_err_set(e, KPY_EINVAL, "the value for %s cannot start or end with a blank or a quote, or end with a backslash (the INI reader would change it): choose another", key);
 	}
-	if (value != NULL && apply(&check, key, value, "the command line", e) < 0) {
+	if (value != NULL && apply(&check, &process_env, key, value, "the command line", e) < 0) {
 		kpy_config_free(&check);
 		if (e != NULL && e->code == KPY_ECONFIG)
 			e->code = KPY_EINVAL; /* a bad argument, not a bad setting to fix */

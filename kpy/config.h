@@ -15,6 +15,19 @@ struct kpy_config {
  * ($XDG_CONFIG_HOME/kpy/config.ini), then KPY_PIPDIR / KPY_COMPUTE_HOSTS / KPY_LEVEL;
  * later wins. Reads HOME/XDG_* from the process environment. */
 int kpy_config_load(struct kpy_config *c, struct kpy_err *e);
+
+/* How kpy_config_load_from reads a variable: the value of NAME, or NULL when unset;
+ * ARG is the caller's. The string must live until the load returns. */
+typedef const char *kpy_getenv_fn(const char *name, const void *arg);
+/* kpy_config_load over the variables GET gives (HOME, XDG_CONFIG_HOME, XDG_DATA_HOME,
+ * KPY_SITE_CONFIG, KPY_PIPDIR, KPY_COMPUTE_HOSTS, KPY_LEVEL) instead of the process
+ * environment, which it never reads; without an absolute HOME the home directory of
+ * getuid() in the user database stands in, as in kpy_config_load. */
+int kpy_config_load_from(struct kpy_config *c, kpy_getenv_fn *get, const void *arg,
+			 struct kpy_err *e);
+/* A kpy_getenv_fn over an environment array: ENVP is a char ** of "NAME=VALUE"
+ * strings ending with NULL (or NULL itself: nothing is set). */
+const char *kpy_envp_get(const char *name, const void *envp);
 void kpy_config_free(struct kpy_config *c);
 
 /* Path of the user config file; malloc'd, caller frees. */

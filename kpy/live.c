@@ -4,6 +4,7 @@
 #include "buf.h"
 #include "fdio.h"
 #include "publish.h"
+#include "passwd.h"
 #include "relocate.h"
 #include "store.h"
 #include "tree.h"
@@ -15,7 +16,6 @@
 #include <ftw.h>
 #include <glob.h>
 #include <limits.h>
-#include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -25,12 +25,11 @@
 
 static char *user_name(void)
 {
-	struct passwd pw, *res = NULL;
-	char buf[4096], *out;
+	char *out;
 	const char *u = getenv("USER");
 
-	if (getpwuid_r(getuid(), &pw, buf, sizeof(buf), &res) == 0 && res != NULL)
-		return strdup(pw.pw_name);
+	if (kpy_passwd(getuid(), NULL, &out) == 0)
+		return out;
 	if (u != NULL && u[0] != '\0' && strchr(u, '/') == NULL)
 		return strdup(u);
 	return asprintf(&out, "%lu", (unsigned long)getuid()) < 0 ? NULL : out;
@@ -77,9 +76,7 @@ static void host_name(char *buf, size_t n)
 static char *state_file(void)
 {
 	const char *xdg = getenv("XDG_STATE_HOME"), *home = getenv("HOME");
-	char host[256], *out = NULL;
-	struct passwd pw, *res = NULL;
-	char buf[4096];
+	char host[256], *out = NULL, *pwhome = NULL;
 
 	host_name(host, sizeof(host));
 	if (xdg != NULL && xdg[0] == '/') {
@@ -88,12 +85,13 @@ static char *state_file(void)
 		return out;
 	}
 	if (home == NULL || home[0] != '/') {
-		if (getpwuid_r(getuid(), &pw, buf, sizeof(buf), &res) != 0 || res == NULL)
+		if (kpy_passwd(getuid(), &pwhome, NULL) < 0)
 			return NULL;
-		home = pw.pw_dir;
+		home = pwhome;
 	}
 	if (asprintf(&out, "%s/.local/state/kpy/live-root.%s", home, host) < 0)
 		out = NULL;
+	free(pwhome);
 	return out;
 }
 
@@ -275,7 +273,7 @@ char *kpy_live_root(struct kpy_err *e)
 	int r;
 
 	if (scratch != NULL && scratch[0] == '/') {
-		if (asprintf(&out, "%s/kpy", scratch) < 0) {
+		if ((out = kpy_live_scratch_root(scratch)) == NULL) {
 			kpy_err_set(e, KPY_EFAIL, "out of memory");
 			return NULL;
 		}
@@ -568,9 +566,20 @@ int kpy_live_rename(const char *old, const char *new, struct kpy_err *e)
 	return -1;
 }
 
-char *kpy_live_uv_path(const char *root, const char *name)
+char *kpy_live_scratch_root(const char *scratch)
 {
 	char *p;
 
-	return asprintf(&p, "%s/" KPY_LIVE_UV_DIR "/%s", root, name) < 0 ? NULL : p;
+	return asprintf(&p, "%s/kpy", scratch) < 0 ? NULL : p;
+}
+
+char *kpy_live_path(const char *root, const char *kind, const char *name)
+{
+	const char *sub = strcmp(kind, KPY_KIND_UV) == 0 ? "/.uv"
+			  : strcmp(kind, KPY_KIND_SCRIPT) == 0 ? "/.run" : "";
+	char *p;
+
+	if (name == NULL)
+		return asprintf(&p, "%s%s", root, sub) < 0 ? NULL : p;
+	return asprintf(&p, "%s%s/%s", root, sub, name) < 0 ? NULL : p;
 }

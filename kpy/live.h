@@ -21,11 +21,18 @@ char *kpy_live_root(struct kpy_err *e);
  * while it stays a directory of ours. A symlink or file of ours there is an error. */
 char *kpy_user_root(struct kpy_err *e);
 
-/* Where the live uv cache NAME goes under the live root ROOT: ROOT/.uv/NAME, hidden
- * (never an env's name) and on the envs' file system, so that uv can hard-link from
- * it into them. Malloc'd; NULL when out of memory. ROOT/.uv is not made here. */
-char *kpy_live_uv_path(const char *root, const char *name);
-#define KPY_LIVE_UV_DIR ".uv"
+/* The live root in the scratch directory SCRATCH (a job's $SLURM_TMPDIR):
+ * SCRATCH/kpy. Malloc'd; NULL when out of memory. Not made here. */
+char *kpy_live_scratch_root(const char *scratch);
+
+/* Where NAME of KIND lives under the live root ROOT:
+ * - an env (KPY_KIND_VENV): ROOT/NAME;
+ * - a uv cache (KPY_KIND_UV): ROOT/.uv/NAME, hidden (never an env's name) and on the
+ *   envs' file system, so that uv can hard-link from it into them;
+ * - the env of kpy run (KPY_KIND_SCRIPT, NAME its key): ROOT/.run/NAME.
+ * NAME NULL gives the directory they go in (ROOT, ROOT/.uv, ROOT/.run). Malloc'd;
+ * NULL when out of memory. Nothing is made here. */
+char *kpy_live_path(const char *root, const char *kind, const char *name);
 
 /* Remove ROOT/.job-N@<this host> directories whose job N has no process of this user
  * left on this host, except KEEP (a job id or NULL). Returns how many were removed. */

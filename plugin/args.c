@@ -3,14 +3,15 @@
 #include "args.h"
 
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "log.h"
+#include "store.h"
 
 /* what each option was given, indexed by its val */
-enum { OPT_ENV, OPT_UV, OPT_N };
-static char *opt_val[OPT_N];
+static char *opt_val[KPY_OPT_N];
 
 static int opt_cb(int val, const char *optarg, int remote);
 
@@ -19,13 +20,13 @@ static struct spank_option kpy_options[] = {
 		"kpy-env", "NAME",
 		"[kpy] restore the saved environment NAME on each node's scratch and "
 		"activate it for the job's tasks (default: $KPY_ENV)",
-		1, OPT_ENV, opt_cb
+		1, KPY_OPT_ENV, opt_cb
 	},
 	{
 		"kpy-uv-cache", "NAME",
 		"[kpy] restore the saved uv cache NAME on each node's scratch and point "
 		"UV_CACHE_DIR at it for the job's tasks (default: $KPY_UV_CACHE)",
-		1, OPT_UV, opt_cb
+		1, KPY_OPT_UV, opt_cb
 	},
 	SPANK_OPTIONS_TABLE_END
 };
@@ -36,7 +37,7 @@ static int opt_cb(int val, const char *optarg, int remote)
 {
 	char *dup = strdup(optarg != NULL ? optarg : "");
 
-	if (dup == NULL || val < 0 || val >= OPT_N) {
+	if (dup == NULL || val < 0 || val >= KPY_OPT_N) {
 		free(dup);
 		slurm_error("kpy: out of memory");
 		return -1;
@@ -61,19 +62,41 @@ int kpy_args_register(spank_t sp)
 	return 0;
 }
 
-const char *kpy_args_env(void)
+int kpy_args_name(enum kpy_opt opt, char *(*get)(const char *var, void *arg), void *arg,
+		  struct kpy_name *out)
 {
-	return opt_val[OPT_ENV];
-}
+	static const char *const names[KPY_OPT_N][3] = {
+		[KPY_OPT_ENV] = { "kpy-env", "KPY_ENV", "environment" },
+		[KPY_OPT_UV] = { "kpy-uv-cache", "KPY_UV_CACHE", "uv cache" },
+	};
+	char label[32];
 
-const char *kpy_args_uv_cache(void)
-{
-	return opt_val[OPT_UV];
+	memset(out, 0, sizeof(*out));
+	out->option = names[opt][0];
+	out->var = names[opt][1];
+	out->what = names[opt][2];
+	snprintf(out->spank_var, sizeof(out->spank_var), "SLURM_SPANK_%s", out->var);
+	if (opt_val[opt] != NULL) {
+		out->given = 1;
+		out->name = strdup(opt_val[opt]);
+	} else if ((out->name = get(out->var, arg)) != NULL) {
+		out->from = out->var;
+	} else if ((out->name = get(out->spank_var, arg)) != NULL) {
+		out->from = out->spank_var;
+	}
+	if (out->name != NULL && out->name[0] == '\0') {
+		free(out->name);
+		out->name = NULL;
+	}
+	snprintf(label, sizeof(label), "%s name", out->what);
+	if (out->name != NULL && kpy_name_check(out->name, label, &out->err) < 0)
+		return -1;
+	return 0;
 }
 
 void kpy_args_free(void)
 {
-	for (int i = 0; i < OPT_N; i++) {
+	for (int i = 0; i < KPY_OPT_N; i++) {
 		free(opt_val[i]);
 		opt_val[i] = NULL;
 	}

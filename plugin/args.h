@@ -5,6 +5,8 @@
 #include <stdint.h>
 #include <slurm/spank.h>
 
+#include "error.h"
+
 #define KPY_DEFAULT_TMPDIR "/tmp"
 #define KPY_DEFAULT_RESTORE_TIMEOUT 600                         /* seconds */
 #define KPY_DEFAULT_RESTORE_MEMORY (4ULL * 1024 * 1024 * 1024)  /* bytes */
@@ -25,10 +27,30 @@ int kpy_args_parse(int ac, char **av, struct kpy_plugin_config *c);
 /* Register --kpy-env and --kpy-uv-cache with srun, sbatch and salloc. */
 int kpy_args_register(spank_t sp);
 
-/* The value given with --kpy-env, or NULL when the option was not used. */
-const char *kpy_args_env(void);
-/* The value given with --kpy-uv-cache, or NULL when the option was not used. */
-const char *kpy_args_uv_cache(void);
+/* The user options, and the variables that stand in for them. */
+enum kpy_opt { KPY_OPT_ENV, KPY_OPT_UV, KPY_OPT_N };
+
+/* The name an option asks for, and where it was found. */
+struct kpy_name {
+	const char *option; /* "kpy-env", "kpy-uv-cache" */
+	const char *var;    /* the variable standing in for it: "KPY_ENV", "KPY_UV_CACHE" */
+	const char *what;   /* what it names: "environment", "uv cache" */
+	const char *from;   /* where NAME came from: NULL (the option, or nothing was
+			     * given), VAR or "SLURM_SPANK_<VAR>" (points into this struct) */
+	int given;          /* 1 when the option was given (maybe empty) */
+	char *name;         /* malloc'd; NULL when none is given, or it is empty */
+	struct kpy_err err; /* KPY_OK, or why NAME is bad (kpy_name_check) */
+	char spank_var[64];
+};
+
+/* The name for option OPT, the same in every context: the option's value when it
+ * was given, else $VAR, else $SLURM_SPANK_VAR (the job control environment, where
+ * sbatch and salloc put it for steps that --export drops it from), each read with
+ * GET (a malloc'd copy, or NULL when unset; ARG is the caller's). The first that is
+ * set counts; empty is none. The name is checked with kpy_name_check: 0 when it is
+ * fine or none is given, -1 when bad (OUT->err says why). Free OUT->name. */
+int kpy_args_name(enum kpy_opt opt, char *(*get)(const char *var, void *arg), void *arg,
+		  struct kpy_name *out);
 
 void kpy_args_free(void);
 

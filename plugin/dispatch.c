@@ -4,8 +4,11 @@
 #include <stdint.h>
 #include <slurm/spank.h>
 
-#include "local.h"
-#include "remote.h"
+#include "alloc.h"
+#include "epilog.h"
+#include "slurmd.h"
+#include "slurmstepd.h"
+#include "srun.h"
 
 SPANK_PLUGIN(kpy, 1)
 
@@ -13,10 +16,11 @@ int slurm_spank_init(spank_t sp, int ac, char **av)
 {
 	switch (spank_context()) {
 	case S_CTX_LOCAL:
+		return kpy_srun_init(sp, ac, av);
 	case S_CTX_ALLOCATOR:
-		return kpy_local_init(sp, ac, av);
+		return kpy_alloc_init(sp, ac, av);
 	case S_CTX_REMOTE:
-		return kpy_remote_init(sp, ac, av);
+		return kpy_slurmstepd_init(sp, ac, av);
 	case S_CTX_SLURMD:
 		return kpy_slurmd_init(sp, ac, av);
 	default:
@@ -28,11 +32,11 @@ int slurm_spank_init_post_opt(spank_t sp, int ac, char **av)
 {
 	switch (spank_context()) {
 	case S_CTX_LOCAL:
-		return kpy_local_post_opt(sp, 0);
+		return kpy_srun_post_opt(sp);
 	case S_CTX_ALLOCATOR:
-		return kpy_local_post_opt(sp, 1);
+		return kpy_alloc_post_opt(sp);
 	case S_CTX_REMOTE:
-		return kpy_remote_post_opt(sp);
+		return kpy_slurmstepd_post_opt(sp);
 	default:
 		return 0;
 	}
@@ -42,7 +46,7 @@ int slurm_spank_user_init(spank_t sp, int ac, char **av)
 {
 	switch (spank_context()) {
 	case S_CTX_REMOTE:
-		return kpy_remote_user_init(sp);
+		return kpy_slurmstepd_user_init(sp);
 	default:
 		return 0;
 	}
@@ -52,7 +56,7 @@ int slurm_spank_task_init(spank_t sp, int ac, char **av)
 {
 	switch (spank_context()) {
 	case S_CTX_REMOTE:
-		return kpy_remote_task_init(sp);
+		return kpy_slurmstepd_task_init(sp);
 	default:
 		return 0;
 	}
@@ -72,10 +76,11 @@ int slurm_spank_exit(spank_t sp, int ac, char **av)
 {
 	switch (spank_context()) {
 	case S_CTX_LOCAL:
+		return kpy_srun_exit(sp);
 	case S_CTX_ALLOCATOR:
-		return kpy_local_exit(sp);
+		return kpy_alloc_exit(sp);
 	case S_CTX_REMOTE:
-		return kpy_remote_exit(sp);
+		return kpy_slurmstepd_exit(sp);
 	default:
 		return 0;
 	}

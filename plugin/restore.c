@@ -1,220 +1,22 @@
-/* restore.c: the forked restore child (its hygiene, the drop to the job user, the
- * restore itself) and the slurmstepd side that waits for it, bounded in time. */
+/* restore.c: slurmstepd's side of a restore: fork the restore child (restore_child.c),
+ * wait for its reply with the restore_timeout deadline, and say what went wrong. */
 #include "autoconfig.h"
 #include "restore.h"
 
 #include <errno.h>
 #include <fcntl.h>
-#include <grp.h>
-#include <poll.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/prctl.h>
-#include <sys/resource.h>
-#include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
-#include "config.h"
-#include "live.h"
-#include "once.h"
-#include "scratch.h"
+#include "reply.h"
+#include "restore_child.h"
 #include "store.h"
-#include "tree.h"
-
-/* ---- the child: runs as root until it drops to the job user for good ---- */
-
-static void close_from_to(unsigned from, unsigned to)
-{
-	if (from > to)
-		return;
-	if (close_range(from, to, 0) < 0)
-		for (unsigned fd = from; fd <= to && fd < 65536; fd++)
-			close((int)fd);
-}
-
-/* Leave nothing of slurmstepd's behind: its descriptors (the root-opened log, the
- * step's sockets, pipes) but REPLY, its signal mask and handlers. Returns the
- * reply descriptor (moved if it was 0, 1 or 2). */
-static int child_hygiene(int reply)
-{
-	sigset_t none;
-	int nul;
-
-	/* handlers first: a signal pending in the mask must not reach slurmstepd's */
-	for (int sig = 1; sig < NSIG; sig++)
-		if (sig != SIGKILL && sig != SIGSTOP)
-			signal(sig, SIG_DFL);
-	sigemptyset(&none);
-	sigprocmask(SIG_SETMASK, &none, NULL);
-	if (reply <= 2 && (reply = fcntl(reply, F_DUPFD_CLOEXEC, 3)) < 0)
-		_exit(3);
-	close_from_to(3, (unsigned)reply - 1);
-	close_from_to((unsigned)reply + 1, ~0U);
-	nul = open("/dev/null", O_RDWR | O_CLOEXEC);
-	if (nul < 0 || dup2(nul, 0) < 0 || dup2(nul, 1) < 0 || dup2(nul, 2) < 0)
-		_exit(3);
-	if (nul > 2)
-		close(nul);
-	return reply;
-}
-
-/* slurmstepd protects itself from the OOM killer; a restore must not be. As root. */
-static int reset_oom_score(struct kpy_err *e)
-{
-	int fd = open("/proc/self/oom_score_adj", O_WRONLY | O_CLOEXEC);
-
-	if (fd < 0 || write(fd, "0", 1) != 1) {
-		kpy_err_sys(e, errno, "cannot reset oom_score_adj");
-		if (fd >= 0)
-			close(fd);
-		return -1;
-	}
-	close(fd);
-	return 0;
-}
-
-static int drop_privileges(const struct kpy_job *j, pid_t parent,
-			   const struct kpy_plugin_config *cfg, struct kpy_err *e)
-{
-	uid_t r, ef, s;
-	struct rlimit rl;
-
-	if (setgroups((size_t)j->ngids, j->gids) < 0 ||
-	    setresgid(j->gid, j->gid, j->gid) < 0 ||
-	    setresuid(j->uid, j->uid, j->uid) < 0)
-		return kpy_err_sys(e, errno, "cannot switch to the job's user %u",
-				   (unsigned)j->uid);
-	if (getresuid(&r, &ef, &s) < 0 || r != j->uid || ef != j->uid || s != j->uid)
-		return kpy_err_set(e, KPY_EFAIL, "cannot switch to the job's user %u",
-				   (unsigned)j->uid);
-	/* after the switch: changing credentials resets the parent-death signal */
-	if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0 ||
-	    prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) < 0)
-		return kpy_err_sys(e, errno, "cannot set up the restore process");
-	if (getppid() != parent)
-		_exit(4);
-	if (cfg->restore_memory != 0) {
-		rl.rlim_cur = rl.rlim_max = (rlim_t)cfg->restore_memory;
-		if (setrlimit(RLIMIT_AS, &rl) < 0)
-			return kpy_err_sys(e, errno, "cannot limit the restore's memory");
-	}
-	return 0;
-}
-
-/* Say what the user should do about a failed restore. The core's message stands as
- * it is, except where a plugstack.conf setting makes its advice wrong. */
-static void explain(const struct kpy_job *j, const char *kind, const char *name,
-		    const char *pipdir, const char *archive, int site_pipdir, struct kpy_err *e)
-{
-	struct kpy_err pe = KPY_ERR_INIT;
-	struct stat st;
-
-	if (e->code == KPY_ENOSPC) {
-		snprintf(pe.msg, sizeof(pe.msg), "%s", e->msg);
-		kpy_err_clear(e);
-		kpy_err_set(e, KPY_ENOSPC, "%s: the job's scratch %s is full: free space there, "
-			    "or ask for nodes with more local disk (sbatch --tmp=SIZE)",
-			    pe.msg, j->scratch);
-		return;
-	}
-	if (e->code == KPY_EDAMAGED || e->code == KPY_ENOPYTHON)
-		return;
-	if (kpy_store_check(pipdir, kind, 0, &pe) < 0 && pe.code != KPY_ENOENT) {
-		kpy_err_clear(e);
-		/* the core would say 'kpy config pipdir', which does not apply here */
-		if (site_pipdir)
-			kpy_err_set(e, pe.code, "the pipdir %s set in plugstack.conf (pipdir=) is "
-				    "not a directory you can read: ask your admin", pipdir);
-		else
-			kpy_err_set(e, pe.code, "%s", pe.msg);
-	} else if (stat(archive, &st) < 0 && errno == ENOENT) {
-		kpy_err_clear(e);
-		kpy_store_missing(pipdir, kind, name, e);
-	}
-}
-
-static void child_restore(const struct kpy_job *j, const char *kind, const char *name,
-			  const struct kpy_plugin_config *pc, pid_t parent, int *reply,
-			  struct kpy_reply *out)
-{
-	struct kpy_err e = KPY_ERR_INIT;
-	struct kpy_config cfg = { 0 };
-	const char *pipdir = pc->pipdir;
-	char *archive = NULL, *root = NULL, *dest = NULL;
-	int rv = -1;
-
-	*reply = child_hygiene(*reply);
-	/* user_init runs with the user's euid but root's real uid: take root back first,
-	 * only to make the scratch directory, then become the user for good. */
-	if (geteuid() != 0 && seteuid(0) < 0) {
-		kpy_err_sys(&e, errno, "cannot regain root to switch users");
-		goto out;
-	}
-	if (reset_oom_score(&e) < 0)
-		goto out;
-	if (j->make_scratch && kpy_scratch_make(pc->tmpdir, j->jobid, j->uid, j->gid,
-						out->note, sizeof(out->note), &e) < 0)
-		goto out;
-	if (drop_privileges(j, parent, pc, &e) < 0)
-		goto out;
-
-	/* read the user's configuration the way their own kpy command would */
-	environ = j->env;
-	if (getenv("HOME") == NULL && j->home != NULL)
-		setenv("HOME", j->home, 1);
-	if (getenv("USER") == NULL && j->user != NULL)
-		setenv("USER", j->user, 1);
-	setenv("SLURM_TMPDIR", j->scratch, 1);
-	umask(022);
-
-	if (pipdir == NULL) {
-		if (kpy_config_load(&cfg, &e) < 0)
-			goto out;
-		pipdir = cfg.pipdir;
-	}
-	if (strlen(pipdir) >= sizeof(out->pipdir)) {
-		kpy_err_set(&e, KPY_EINVAL, "the pipdir path %s is too long", pipdir);
-		goto out;
-	}
-	strcpy(out->pipdir, pipdir);
-	archive = kpy_store_path(pipdir, kind, name);
-	if (archive == NULL || (root = kpy_plugin_live_root(j->scratch)) == NULL ||
-	    (dest = kpy_plugin_target(j->scratch, kind, name)) == NULL) {
-		kpy_err_set(&e, KPY_EFAIL, "out of memory");
-		goto out;
-	}
-	if (kpy_mkdirs(root, 0700, &e) < 0)
-		goto out;
-	/* a uv cache goes to <root>/.uv/NAME, beside the envs: uv hard-links from it */
-	if (strcmp(kind, KPY_KIND_UV) == 0) {
-		char *uvdir = NULL;
-		int bad = asprintf(&uvdir, "%s/" KPY_LIVE_UV_DIR, root) < 0 ||
-			  (mkdir(uvdir, 0755) < 0 && errno != EEXIST);
-		if (bad)
-			kpy_err_sys(&e, uvdir ? errno : ENOMEM, "cannot create %s", uvdir ? uvdir : root);
-		free(uvdir);
-		if (bad)
-			goto out;
-	}
-	if (kpy_restore_once(archive, dest, &out->restored, &e) < 0) {
-		explain(j, kind, name, pipdir, archive, pc->pipdir != NULL, &e);
-		goto out;
-	}
-	rv = 0;
-out:
-	if (rv < 0 && e.code == KPY_OK)
-		kpy_err_set(&e, KPY_EFAIL, "failed without saying why");
-	out->code = rv < 0 ? e.code : KPY_OK;
-	memcpy(out->msg, e.msg, sizeof(out->msg));
-	/* the rest is left to _exit: nothing of slurmstepd's is flushed or freed here */
-}
-
-/* ---- slurmstepd: fork, wait with a deadline ---- */
 
 static char *say(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
@@ -231,70 +33,6 @@ static char *say(const char *fmt, ...)
 	return s != NULL ? s : strdup("kpy: out of memory");
 }
 
-static long ms_left(const struct timespec *deadline)
-{
-	struct timespec now;
-
-	clock_gettime(CLOCK_MONOTONIC, &now);
-	return (deadline->tv_sec - now.tv_sec) * 1000 +
-	       (deadline->tv_nsec - now.tv_nsec) / 1000000;
-}
-
-/* Read the reply until EOF or the deadline; 1 if the deadline passed. */
-static int read_reply(int fd, const struct timespec *deadline, struct kpy_reply *out,
-		      size_t *got)
-{
-	struct pollfd p = { .fd = fd, .events = POLLIN };
-	ssize_t n;
-	long left;
-	int rc;
-
-	for (;;) {
-		left = ms_left(deadline);
-		if (left <= 0)
-			return 1;
-		rc = poll(&p, 1, left > 60000 ? 60000 : (int)left);
-		if (rc < 0 && errno == EINTR)
-			continue;
-		if (rc < 0)
-			return 0;
-		if (rc == 0)
-			continue;
-		if (*got == sizeof(*out)) {
-			char c;
-
-			if (read(fd, &c, 1) <= 0)
-				return 0;
-			continue;
-		}
-		n = read(fd, (char *)out + *got, sizeof(*out) - *got);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			return 0;
-		*got += (size_t)n;
-	}
-}
-
-char *kpy_plugin_live_root(const char *scratch)
-{
-	char *p;
-
-	return asprintf(&p, "%s/kpy", scratch) < 0 ? NULL : p;
-}
-
-char *kpy_plugin_target(const char *scratch, const char *kind, const char *name)
-{
-	char *root = kpy_plugin_live_root(scratch), *p = NULL;
-
-	if (root != NULL && strcmp(kind, KPY_KIND_UV) == 0)
-		p = kpy_live_uv_path(root, name);
-	else if (root != NULL && asprintf(&p, "%s/%s", root, name) < 0)
-		p = NULL;
-	free(root);
-	return p;
-}
-
 int kpy_restore_run(const struct kpy_job *j, const char *kind, const char *name,
 		    const struct kpy_plugin_config *cfg, struct kpy_reply *out, char **err)
 {
@@ -302,7 +40,6 @@ int kpy_restore_run(const struct kpy_job *j, const char *kind, const char *name,
 	struct timespec deadline;
 	pid_t pid, parent = getpid();
 	size_t got = 0;
-	ssize_t n;
 
 	*err = NULL;
 	if (pipe2(fds, O_CLOEXEC) < 0) {
@@ -315,27 +52,15 @@ int kpy_restore_run(const struct kpy_job *j, const char *kind, const char *name,
 		goto fail;
 	}
 	if (pid == 0) {
-		size_t off = 0;
-
 		close(fds[0]);
-		memset(out, 0, sizeof(*out));
-		child_restore(j, kind, name, cfg, parent, &fds[1], out);
-		while (off < sizeof(*out)) {
-			n = write(fds[1], (char *)out + off, sizeof(*out) - off);
-			if (n < 0 && errno == EINTR)
-				continue;
-			if (n <= 0)
-				_exit(2);
-			off += (size_t)n;
-		}
-		_exit(out->code == 0 ? 0 : 1);
+		kpy_restore_child(j, kind, name, cfg, parent, fds[1]);
 	}
 	close(fds[1]);
 	fds[1] = -1;
 	memset(out, 0, sizeof(*out));
 	clock_gettime(CLOCK_MONOTONIC, &deadline);
 	deadline.tv_sec += cfg->restore_timeout;
-	late = read_reply(fds[0], &deadline, out, &got);
+	late = kpy_reply_read(fds[0], &deadline, out, &got);
 	if (late)
 		kill(pid, SIGKILL);
 	while (waitpid(pid, &status, 0) < 0) {
@@ -366,9 +91,7 @@ int kpy_restore_run(const struct kpy_job *j, const char *kind, const char *name,
 					      WIFEXITED(status) ? WEXITSTATUS(status) : -1);
 		goto fail;
 	}
-	out->pipdir[sizeof(out->pipdir) - 1] = '\0';
-	out->note[sizeof(out->note) - 1] = '\0';
-	out->msg[sizeof(out->msg) - 1] = '\0';
+	kpy_reply_terminate(out);
 	rv = 0;
 fail:
 	if (fds[0] >= 0)

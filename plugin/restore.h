@@ -1,13 +1,13 @@
-/* restore.h: the restore, run in a forked child of slurmstepd as the job's user. */
+/* restore.h: slurmstepd's side of a restore: fork the child (restore_child.c) that
+ * does it as the job's user, and wait for its reply with a deadline. */
 #ifndef KPY_PLUGIN_RESTORE_H
 #define KPY_PLUGIN_RESTORE_H
 
-#include <limits.h>
 #include <stdint.h>
 #include <sys/types.h>
 
 #include "args.h"
-#include "error.h"
+#include "reply.h"
 
 struct kpy_job {
 	uid_t uid;
@@ -18,23 +18,10 @@ struct kpy_job {
 	char **env;             /* not owned: slurmstepd's copy of the job environment */
 	char *home, *user;      /* malloc'd; fallbacks when the job environment lacks them */
 	char *scratch;          /* malloc'd: $SLURM_TMPDIR, or the per-job dir we make */
+	char *root;             /* malloc'd: the live root in it (kpy_live_scratch_root);
+				 * NAME of a kind goes to kpy_live_path(root, kind, NAME) */
 	int make_scratch;       /* scratch is ours: create (or check) it */
 };
-
-/* What the child reports back through the pipe. */
-struct kpy_reply {
-	int code;               /* KPY_OK or the kpy_err code */
-	int restored;           /* 1: restored now; 0: was in place already */
-	char pipdir[PATH_MAX];
-	char note[512];         /* something the admin should hear of, or "" */
-	char msg[sizeof(((struct kpy_err *)0)->msg)];
-};
-
-/* The job's live root, <scratch>/kpy, and where NAME of KIND (KPY_KIND_VENV or
- * KPY_KIND_UV) goes in it: <scratch>/kpy/NAME, or <scratch>/kpy/.uv/NAME for a uv
- * cache (kpy_live_uv_path). Malloc'd; NULL when out of memory. */
-char *kpy_plugin_live_root(const char *scratch);
-char *kpy_plugin_target(const char *scratch, const char *kind, const char *name);
 
 /* Restore NAME of KIND (KPY_KIND_VENV or KPY_KIND_UV) for job J in a child: all descriptors but the reply pipe closed,
  * oom_score_adj 0, default signal handling (SIGTERM kills it), root only to make the

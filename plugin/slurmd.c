@@ -1,42 +1,13 @@
-/* slurmd.c: slurmd itself: check the plugstack arguments at start; the job epilog
- * removes the scratch the plugin made for the job. */
+/* slurmd.c: slurmd itself: check the plugstack arguments when the daemon starts, so
+ * a bad plugstack.conf line shows in its log at once. */
 #include "autoconfig.h"
-#include "remote.h"
+#include "slurmd.h"
 
 #include "args.h"
-#include "error.h"
-#include "log.h"
-#include "scratch.h"
 
 int kpy_slurmd_init(spank_t sp, int ac, char **av)
 {
 	struct kpy_plugin_config c;
 
 	return kpy_args_parse(ac, av, &c);
-}
-
-int kpy_job_epilog(spank_t sp, int ac, char **av)
-{
-	struct kpy_plugin_config c;
-	struct kpy_err e = KPY_ERR_INIT;
-	uint32_t jobid;
-	uid_t uid;
-	int rc;
-
-	if (kpy_args_parse(ac, av, &c) < 0)
-		return 0;
-	if (spank_get_item(sp, S_JOB_ID, &jobid) != ESPANK_SUCCESS ||
-	    spank_get_item(sp, S_JOB_UID, &uid) != ESPANK_SUCCESS) {
-		kpy_log_error("kpy: epilog: cannot read the job id and user from Slurm");
-		return 0;
-	}
-	rc = kpy_scratch_remove(c.tmpdir, jobid, uid, &e);
-	if (rc < 0)
-		kpy_log_error("kpy: epilog: %s", e.msg);
-	else if (rc > 0)
-		kpy_log_info("kpy: removed job scratch %s/" KPY_SCRATCH_BASE "/%u.%u", c.tmpdir,
-			     jobid, (unsigned)uid);
-	else if (e.code != KPY_OK)
-		kpy_log_info("kpy: epilog: %s", e.msg);
-	return 0;
 }

@@ -34,15 +34,14 @@ function __kpy_strip {
 
 # __kpy_offline: on a compute node make every pip and uv offline, as the
 # plugin does (python -m pip, scripts and uv do not go through the wrapper).
+# The export lines come from the binary (kpy bash --offline, not for users):
+# one table of variables for the plugin, kpy load --sh, kpy run and this.
 function __kpy_offline {
 	__kpy_on_compute || return 0
-	local __kpy_pipdir __kpy_x
+	local __kpy_code __kpy_x
 	__kpy_exe
-	__kpy_pipdir=$("$__kpy_x" config pipdir 2> /dev/null) || __kpy_pipdir=""
-	export PIP_NO_INDEX=1 UV_OFFLINE=1 UV_PYTHON_DOWNLOADS=never
-	if [ -n "$__kpy_pipdir" ]; then
-		export PIP_FIND_LINKS="${__kpy_pipdir%/}/wheels" UV_FIND_LINKS="${__kpy_pipdir%/}/wheels"
-	fi
+	__kpy_code=$("$__kpy_x" bash --offline 2> /dev/null) || return 0
+	eval "$__kpy_code"
 }
 
 # __kpy_switch DIR: make DIR the active venv. PATH stays as it is (entries
@@ -112,12 +111,13 @@ function __kpy_on_compute {
 # __kpy_pip PIP ARGS...: run PIP (the active venv's pip, found in PATH) with
 # ARGS; for install, download and wheel add --no-index on compute nodes,
 # --find-links <pipdir>/wheels everywhere, and for wheel a --wheel-dir of
-# <pipdir>/wheels unless one was given.
+# <pipdir>/wheels unless one was given (the wheelhouse path from the binary,
+# kpy bash --wheelhouse; the flags agree with __kpy_offline's variables).
 function __kpy_pip {
 	local __kpy_pipcmd=$1
 	shift
 	local -a __kpy_pre=() __kpy_add=()
-	local __kpy_sub="" __kpy_a __kpy_want="" __kpy_pipdir __kpy_wheels __kpy_w=0 __kpy_x
+	local __kpy_sub="" __kpy_a __kpy_want="" __kpy_wheels __kpy_w=0 __kpy_x
 	# global options before the subcommand; those listed take a value
 	while [ $# -gt 0 ]; do
 		__kpy_a=$1
@@ -157,9 +157,8 @@ function __kpy_pip {
 		__kpy_add+=(--no-index)
 	fi
 	__kpy_exe
-	__kpy_pipdir=$("$__kpy_x" config pipdir 2> /dev/null) || __kpy_pipdir=""
-	if [ -n "$__kpy_pipdir" ]; then
-		__kpy_wheels=${__kpy_pipdir%/}/wheels
+	__kpy_wheels=$("$__kpy_x" bash --wheelhouse 2> /dev/null) || __kpy_wheels=""
+	if [ -n "$__kpy_wheels" ]; then
 		[ -d "$__kpy_wheels" ] || mkdir -p -- "$__kpy_wheels" 2> /dev/null || true
 		if [ -d "$__kpy_wheels" ]; then
 			__kpy_add+=(--find-links "$__kpy_wheels")

@@ -218,6 +218,29 @@ ok "pip download in a job did not look at an index" bash -c '! grep -qi "looking
 ok "  ... but looked in the wheelhouse" grep -qF "$WH" "$T/real.dl"
 ok "save -f s1 renamed the live l1 to s1, still active" same "$(outline real 8)" "$JL/s1"
 
+# --- one offline policy (kpy/offline.c): the shell function exports what --sh prints -------
+OFFV="PIP_NO_INDEX PIP_FIND_LINKS UV_OFFLINE UV_FIND_LINKS UV_PYTHON_DOWNLOADS"
+export OFFV
+sh_run offl << 'EOF'
+export SLURM_JOB_ID=42
+kpy load s1 --as o1 2> /dev/null || exit 1
+for v in $OFFV; do echo "$v=${!v-unset}"; done
+EOF
+ok "shell function in a job: every offline variable, uv's too" \
+	same "$(tr '\n' ' ' < "$T/offl.out")" \
+	"PIP_NO_INDEX=1 PIP_FIND_LINKS=$WH UV_OFFLINE=1 UV_FIND_LINKS=$WH UV_PYTHON_DOWNLOADS=never "
+cat > "$T/offl-sh.sh" << 'EOF'
+eval "$("$KPY" load s1 --as o1 --sh 2> /dev/null)" || exit 1
+for v in $OFFV; do echo "$v=${!v-unset}"; done
+EOF
+ok "  ... the same as eval \"\$(kpy load --sh)\" sets" bash -c '
+	env -u PIP_NO_INDEX -u PIP_FIND_LINKS -u UV_OFFLINE -u UV_FIND_LINKS -u UV_PYTHON_DOWNLOADS \
+		SLURM_JOB_ID=42 bash "$1/offl-sh.sh" > "$1/offl-sh.out" &&
+	cmp -s "$1/offl.out" "$1/offl-sh.out" || { diff "$1/offl.out" "$1/offl-sh.out" | sed "s/^/#   /"; exit 1; }' _ "$T"
+ok "  ... pipdir with a trailing slash: one wheelhouse path for the variables and pip" \
+	same "$(KPY_PIPDIR=$PIPDIR/ SLURM_JOB_ID=42 bash -c 'eval "$("$KPY" bash)"; __kpy_offline
+		echo "$PIP_FIND_LINKS $UV_FIND_LINKS $("$KPY" bash --wheelhouse)"')" "$WH $WH $WH"
+
 # the hook through a real interactive bash and PROMPT_COMMAND
 cat > "$T/rc" << 'EOF'
 PS1='PROMPT> '

@@ -51,10 +51,19 @@ ok "and says nothing of kpy config" bash -c '! grep -q "kpy config" "$1"' _ "$T/
 echo notadir > "$T/notadir"
 cluster_plugstack tmpdir="$SCR" pipdir="$T/notadir"
 ok "with pipdir= a file, the message names it and plugstack.conf" \
-	expect_fail 1 "pipdir $T/notadir set in plugstack.conf.*ask your admin" \
+	expect_fail 1 "pipdir $T/notadir is not a directory: it is set in plugstack.conf \(pipdir=\): ask your admin" \
 	as_user timeout 60 srun --kpy-env=demo true
 ok "and says nothing of kpy config" bash -c '! grep -q "kpy config" "$1"' _ "$T/err"
+cluster_plugstack tmpdir="$SCR" pipdir="$T/nosuchpipdir"
+ok "with pipdir= missing: the fact, then ask your admin, never kpy config" \
+	expect_fail 1 "pipdir $T/nosuchpipdir does not exist: it is set in plugstack.conf \(pipdir=\): ask your admin$" \
+	as_user timeout 60 srun --kpy-env=demo true
+ok "  ... and says nothing of kpy config" bash -c '! grep -q "kpy config" "$1"' _ "$T/err"
 cluster_plugstack tmpdir="$SCR"
+ok "the user's own pipdir missing: the plugin's remedy names kpy config, once" \
+	expect_fail 1 "pipdir $UH/gone does not exist: make it a directory you can read, or set another with 'kpy config pipdir PATH' before you submit$" \
+	as_user timeout 60 srun --export=ALL,KPY_PIPDIR="$UH/gone" --kpy-env=demo true
+ok "  ... once" same "$(grep -o "kpy config" "$T/err" | wc -l)" 1
 ok "node idle at the end" node_idle
 
 done_testing

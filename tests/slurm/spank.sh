@@ -255,6 +255,12 @@ if mount -t tmpfs -o size=2m,mode=1777 kpytest-tiny "$T/tiny" 2> /dev/null; then
 	cluster_plugstack tmpdir="$T/tiny"
 	ok "a full scratch fails the step, naming the env and the lack of space" \
 		expect_fail 1 "environment 'demo'.*(space|full)" as_root timeout 60 srun --kpy-env=demo true
+	# the core's facts and the plugin's one remedy, not the command's and the plugin's
+	ok "  ... with one remedy, the plugin's: more local disk" \
+		expect_fail 1 "No space left on device: the job's scratch is full: ask for nodes with more local disk \(sbatch --tmp=SIZE\), or make the env smaller$" \
+		as_root timeout 60 srun --kpy-env=demo true
+	ok "  ... not the command's (raise the quota, try again)" bash -c '! grep -qE "quota|try again" "$1"' _ "$T/err"
+	ok "  ... the remedy once" same "$(grep -o "more local disk" "$T/err" | wc -l)" 1
 	ok "node idle after a full scratch" node_idle
 	ok "nothing half-restored is left in the scratch" \
 		bash -c '! ls -d "$1"/kpy-jobs/*/kpy/demo 2> /dev/null | grep -q .' _ "$T/tiny"

@@ -254,3 +254,60 @@ Test(config, unknown_key_suggests_the_closest)
 	cr_assert_eq(kpy_config_set("pipdri", "/x", &e), -1);
 	cr_assert(strstr(e.msg, "did you mean 'pipdir'?") != NULL, "%s", e.msg);
 }
+
+/* the plugin reads the job's configuration from the job's environment, not its own */
+Test(config, load_from_a_given_environment)
+{
+	struct kpy_config c;
+	struct kpy_err e = KPY_ERR_INIT;
+	char home[PATH_MAX], cfgdir[PATH_MAX], user[PATH_MAX], want[PATH_MAX];
+	char ehome[PATH_MAX + 8], ecfg[PATH_MAX + 20], esite[PATH_MAX + 20];
+	char *env[] = { ehome, ecfg, esite, "KPY_LEVEL=7", "KPY_PIPDIRX=/not/this", NULL };
+
+	/* the process environment says otherwise everywhere */
+	setenv("KPY_PIPDIR", "/process/pip", 1);
+	setenv("KPY_LEVEL", "2", 1);
+	PATHF(home, "%s/jobhome", dir);
+	mkdir(home, 0755);
+	PATHF(cfgdir, "%s/jobcfg", dir);
+	mkdir(cfgdir, 0755);
+	PATHF(user, "%s/kpy", cfgdir);
+	mkdir(user, 0755);
+	PATHF(user, "%s/kpy/config.ini", cfgdir);
+	put(user, "[kpy]\ncompute_hosts = cn*\n", 0644);
+	snprintf(ehome, sizeof(ehome), "HOME=%s", home);
+	snprintf(ecfg, sizeof(ecfg), "XDG_CONFIG_HOME=%s", cfgdir);
+	snprintf(esite, sizeof(esite), "KPY_SITE_CONFIG=%s", site);
+
+	cr_assert_eq(kpy_config_load_from(&c, kpy_envp_get, env, &e), 0, "%s", e.msg);
+	PATHF(want, "%s/.local/share/kpy", home);
+	cr_assert_str_eq(c.pipdir, want, "the default pipdir under the given HOME");
+	cr_assert_eq(c.level, 7, "KPY_LEVEL of the given environment");
+	cr_assert_str_eq(c.compute_hosts, "cn*", "the user file under the given XDG_CONFIG_HOME");
+	kpy_config_free(&c);
+
+	env[3] = "KPY_PIPDIR=/given/pip";
+	cr_assert_eq(kpy_config_load_from(&c, kpy_envp_get, env, &e), 0, "%s", e.msg);
+	cr_assert_str_eq(c.pipdir, "/given/pip");
+	cr_assert_eq(c.level, 3);
+	kpy_config_free(&c);
+
+	/* and kpy_config_load is the same loader over the process environment */
+	cr_assert_eq(kpy_config_load(&c, &e), 0, "%s", e.msg);
+	cr_assert_str_eq(c.pipdir, "/process/pip");
+	cr_assert_eq(c.level, 2);
+	kpy_config_free(&c);
+	unsetenv("KPY_PIPDIR");
+	unsetenv("KPY_LEVEL");
+}
+
+Test(config, envp_lookup)
+{
+	char *env[] = { "A=1", "AB=2", "B=", "A=3", NULL };
+
+	cr_assert_str_eq(kpy_envp_get("A", env), "1", "the first of two, as getenv");
+	cr_assert_str_eq(kpy_envp_get("AB", env), "2");
+	cr_assert_str_eq(kpy_envp_get("B", env), "");
+	cr_assert_null(kpy_envp_get("C", env));
+	cr_assert_null(kpy_envp_get("A", NULL));
+}

@@ -1,6 +1,7 @@
 /* test_live.c: kpy/live.c: where live envs go, listing, placeholders, creating. */
 #include "helpers.h"
 #include "live.h"
+#include "store.h"
 #include <signal.h>
 #include <sys/wait.h>
 
@@ -27,6 +28,30 @@ Test(live, root_in_a_job_and_elsewhere)
 	free(r);
 	unsetenv("TMPDIR");
 	rm_tmpdir(d);
+}
+
+/* one layout for the command, kpy run and the plugin: envs, uv caches, script envs */
+Test(live, paths_of_each_kind)
+{
+	char *r = kpy_live_scratch_root("/scratch/job7"), *p;
+
+	cr_assert_str_eq(r, "/scratch/job7/kpy");
+	p = kpy_live_path(r, KPY_KIND_VENV, "torch");
+	cr_assert_str_eq(p, "/scratch/job7/kpy/torch");
+	free(p);
+	p = kpy_live_path(r, KPY_KIND_UV, "ml");
+	cr_assert_str_eq(p, "/scratch/job7/kpy/.uv/ml");
+	free(p);
+	p = kpy_live_path(r, KPY_KIND_SCRIPT, "3.11-abc");
+	cr_assert_str_eq(p, "/scratch/job7/kpy/.run/3.11-abc");
+	free(p);
+	p = kpy_live_path(r, KPY_KIND_UV, NULL);
+	cr_assert_str_eq(p, "/scratch/job7/kpy/.uv");
+	free(p);
+	p = kpy_live_path(r, KPY_KIND_VENV, NULL);
+	cr_assert_str_eq(p, "/scratch/job7/kpy");
+	free(p);
+	free(r);
 }
 
 /* hardening #5: a job without SLURM_TMPDIR gets a directory of its own, and making

@@ -1,9 +1,8 @@
-/* remote.c: slurmstepd: pick the env, have it restored once per job (restore.c),
- * export it to the tasks, and report failures from task_init. */
+/* slurmstepd.c: slurmstepd (remote context): pick the env, have it restored once per
+ * job (restore.c), export it to the tasks, and report failures from task_init. */
 #include "autoconfig.h"
-#include "remote.h"
+#include "slurmstepd.h"
 
-#include <pwd.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -14,7 +13,11 @@
 
 #include "args.h"
 #include "error.h"
+#include "live.h"
 #include "log.h"
+#include "offline.h"
+#include "passwd.h"
+#include "remedy.h"
 #include "restore.h"
 #include "scratch.h"
 #include "store.h"
@@ -84,51 +87,42 @@ static int job_setenv(spank_t sp, const char *var, const char *val)
 	return 0;
 }
 
-int kpy_remote_init(spank_t sp, int ac, char **av)
+int kpy_slurmstepd_init(spank_t sp, int ac, char **av)
 {
 	if (kpy_args_parse(ac, av, &ctx.cfg) < 0)
 		return -1;
 	return kpy_args_register(sp);
 }
 
-/* The name given with the option, else VAR, else SLURM_SPANK_VAR (the job control
- * environment); NULL when none is set, or when it is bad (remembered for task_init). */
-static char *pick_name(spank_t sp, const char *opt, const char *var, const char *what)
+static char *job_var(const char *var, void *sp)
 {
-	struct kpy_err e = KPY_ERR_INIT;
-	char spank_var[64], label[32], *name;
-
-	snprintf(spank_var, sizeof(spank_var), "SLURM_SPANK_%s", var);
-	name = opt != NULL ? strdup(opt) : job_getenv(sp, var);
-	if (name == NULL)
-		name = job_getenv(sp, spank_var);
-	if (name != NULL && name[0] == '\0') {
-		free(name);
-		name = NULL;
-	}
-	snprintf(label, sizeof(label), "%s name", what);
-	if (name != NULL && kpy_name_check(name, label, &e) < 0) {
-		remember("kpy: cannot use %s '%s': %s", what, name, e.msg);
-		free(name);
-		name = NULL; /* the other one is still restored, so the step hears of both */
-	}
-	return name;
+	return job_getenv(sp, var);
 }
 
-int kpy_remote_post_opt(spank_t sp)
+/* The name for option OPT (kpy_args_name, over the job's environment); NULL when
+ * none is given, or when it is bad (remembered for task_init). */
+static char *pick_name(spank_t sp, enum kpy_opt opt)
 {
-	const char *opt = kpy_args_env();
+	struct kpy_name n;
 
+	if (kpy_args_name(opt, job_var, sp, &n) < 0) {
+		remember("kpy: cannot use %s '%s': %s", n.what, n.name, n.err.msg);
+		free(n.name);
+		return NULL; /* the other one is still restored, so the step hears of both */
+	}
+	return n.name;
+}
+
+int kpy_slurmstepd_post_opt(spank_t sp)
+{
 	/* the option given to this step wins over KPY_ENV inherited from the batch job;
 	 * sbatch --export=NONE (or =VARS) drops both the option and KPY_ENV from the batch
 	 * step's environment, but Slurm passes the job control environment, where sbatch
 	 * and salloc put the name too, to every step as SLURM_SPANK_KPY_ENV */
-	ctx.name = pick_name(sp, opt, "KPY_ENV", "environment");
-	ctx.uv = pick_name(sp, kpy_args_uv_cache(), "KPY_UV_CACHE", "uv cache");
+	ctx.name = pick_name(sp, KPY_OPT_ENV);
+	ctx.uv = pick_name(sp, KPY_OPT_UV);
 	return 0;
 }
-
-/* ---- slurmstepd ---- */
 
 static int get_job(spank_t sp, struct kpy_job *j)
 {
@@ -163,45 +157,39 @@ static int get_job(spank_t sp, struct kpy_job *j)
 		free(j->scratch);
 		j->scratch = tmpdir;
 	}
+	if ((j->root = kpy_live_scratch_root(j->scratch)) == NULL) {
+		remember("kpy: out of memory");
+		return -1;
+	}
 	j->home = job_getenv(sp, "HOME");
 	j->user = job_getenv(sp, "USER");
-	if (j->home == NULL || j->user == NULL) {
-		struct passwd pw, *res = NULL;
-		char buf[4096];
-
-		if (getpwuid_r(j->uid, &pw, buf, sizeof(buf), &res) == 0 && res != NULL) {
-			if (j->home == NULL)
-				j->home = strdup(pw.pw_dir);
-			if (j->user == NULL)
-				j->user = strdup(pw.pw_name);
-		}
-	}
+	if (j->home == NULL || j->user == NULL)
+		kpy_passwd(j->uid, j->home == NULL ? &j->home : NULL,
+			   j->user == NULL ? &j->user : NULL);
 	return 0;
 }
 
 /* a step of sbatch --export=NONE has no PATH: keep the commands execvp would find */
 #define KPY_DEFAULT_PATH "/usr/local/bin:/usr/bin:/bin"
 
+static int set_for_job(const char *var, const char *val, void *sp)
+{
+	return job_setenv(sp, var, val);
+}
+
 /* plugstack.conf offline=yes: pip and uv install from the wheelhouse only */
 static int export_offline(spank_t sp, const char *pipdir)
 {
-	char *wheels = NULL;
-	int rv = -1;
+	char *wheels;
+	int rv;
 
 	if (!ctx.cfg.offline)
 		return 0;
-	if (asprintf(&wheels, "%s/wheels", pipdir) < 0) {
+	if ((wheels = kpy_wheelhouse(pipdir)) == NULL) {
 		remember("kpy: out of memory");
 		return -1;
 	}
-	if (job_setenv(sp, "PIP_NO_INDEX", "1") < 0 ||
-	    job_setenv(sp, "PIP_FIND_LINKS", wheels) < 0 ||
-	    job_setenv(sp, "UV_OFFLINE", "1") < 0 ||
-	    job_setenv(sp, "UV_FIND_LINKS", wheels) < 0 ||
-	    job_setenv(sp, "UV_PYTHON_DOWNLOADS", "never") < 0)
-		goto fail;
-	rv = 0;
-fail:
+	rv = kpy_offline_apply(wheels, set_for_job, sp);
 	free(wheels);
 	return rv;
 }
@@ -212,7 +200,7 @@ static int export_env(spank_t sp, const struct kpy_job *j, const char *pipdir)
 	int rv = -1;
 	size_t blen;
 
-	if ((dest = kpy_plugin_target(j->scratch, KPY_KIND_VENV, ctx.name)) == NULL ||
+	if ((dest = kpy_live_path(j->root, KPY_KIND_VENV, ctx.name)) == NULL ||
 	    asprintf(&bin, "%s/bin", dest) < 0) {
 		remember("kpy: out of memory");
 		goto fail;
@@ -250,7 +238,7 @@ fail:
 /* The restored uv cache: UV_CACHE_DIR for the tasks, and uv offline. */
 static int export_uv(spank_t sp, const struct kpy_job *j, const char *pipdir)
 {
-	char *dest = kpy_plugin_target(j->scratch, KPY_KIND_UV, ctx.uv), *path;
+	char *dest = kpy_live_path(j->root, KPY_KIND_UV, ctx.uv), *path;
 	int rv = -1;
 
 	if (dest == NULL) {
@@ -296,10 +284,13 @@ static int restore_one(spank_t sp, struct kpy_job *j, const char *kind, const ch
 	clock_gettime(CLOCK_MONOTONIC, &t1);
 	ms = (t1.tv_sec - t0.tv_sec) * 1000 + (t1.tv_nsec - t0.tv_nsec) / 1000000;
 	if (r->code != 0) {
-		remember("kpy: cannot restore %s '%s' on %s: %s", what, name, host, r->msg);
+		/* the core's facts, then the plugin's remedy (remedy.c) */
+		const char *how = kpy_plugin_remedy(r->code, ctx.cfg.pipdir != NULL);
+		remember("kpy: cannot restore %s '%s' on %s: %s%s%s", what, name, host, r->msg,
+			 how ? ": " : "", how ? how : "");
 		goto fail;
 	}
-	dest = kpy_plugin_target(j->scratch, kind, name);
+	dest = kpy_live_path(j->root, kind, name);
 	if (r->restored)
 		kpy_log_info("kpy: restored %s%s into %s in %ld ms", uv ? "the uv cache " : "", name,
 			     dest ? dest : j->scratch, ms);
@@ -313,7 +304,7 @@ fail:
 	return rv;
 }
 
-int kpy_remote_user_init(spank_t sp)
+int kpy_slurmstepd_user_init(spank_t sp)
 {
 	struct kpy_job j = { 0 };
 	struct kpy_reply *r = NULL;
@@ -349,11 +340,12 @@ fail:
 	free(j.home);
 	free(j.user);
 	free(j.scratch);
+	free(j.root);
 	free(r);
 	return 0;
 }
 
-int kpy_remote_task_init(spank_t sp)
+int kpy_slurmstepd_task_init(spank_t sp)
 {
 	int task = 0;
 
@@ -366,7 +358,7 @@ int kpy_remote_task_init(spank_t sp)
 	return -1;
 }
 
-int kpy_remote_exit(spank_t sp)
+int kpy_slurmstepd_exit(spank_t sp)
 {
 	free(ctx.name);
 	free(ctx.uv);
