@@ -321,6 +321,11 @@ int kpy_zs_open(int fd, int level, int threads, size_t frame_max, struct kpy_zs_
 		threads = 1;
 	if (threads > 256)
 		threads = 256;
+	/* at most 2^27 (128 MiB): what zstd -d and libarchive decode without being told
+	 * to allow more memory (a frame of known size gets a window of its size) */
+	int wlog = 10; /* ZSTD_WINDOWLOG_MIN */
+	while (((size_t)1 << wlog) < frame_max && wlog < 27)
+		wlog++;
 	if ((w = calloc(1, sizeof(*w))) == NULL)
 		return kpy_err_set(e, KPY_EFAIL, "out of memory");
 	w->fd = fd;
@@ -347,6 +352,10 @@ int kpy_zs_open(int fd, int level, int threads, size_t frame_max, struct kpy_zs_
 		ZSTD_CCtx_setParameter(c, ZSTD_c_compressionLevel, level);
 		ZSTD_CCtx_setParameter(c, ZSTD_c_checksumFlag, 1);
 		ZSTD_CCtx_setParameter(c, ZSTD_c_contentSizeFlag, 1);
+		/* a window over the whole frame: matches reach back to its start, which wins
+		 * back what cutting the stream into frames costs (zstd -3 streams with a
+		 * 2 MiB window) */
+		ZSTD_CCtx_setParameter(c, ZSTD_c_windowLog, wlog);
 	}
 	if (pthread_mutex_init(&w->mu, NULL) != 0)
 		goto oom;
