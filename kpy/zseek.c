@@ -282,7 +282,7 @@ void kpy_zs_free(struct kpy_zs_writer *w)
 		pthread_cond_broadcast(&w->work);
 		pthread_mutex_unlock(&w->mu);
 	}
-	for (int i = 0; i < w->nworkers; i++) {
+	for (int i = 0; w->workers != NULL && i < w->nworkers; i++) {
 		if (w->workers[i].started)
 			pthread_join(w->workers[i].tid, NULL);
 		ZSTD_freeCCtx(w->workers[i].cctx);
@@ -495,12 +495,13 @@ int kpy_zs_index_read(int fd, const char *name, struct kpy_zs_index *ix, struct 
 		return DAMAGED("%s: the seek table frame is %lu bytes, but %llu frames take %llu",
 			       nm(name), (unsigned long)get32(head + 4), (unsigned long long)n,
 			       (unsigned long long)body);
-	if (n > 0 && (fr = calloc((size_t)n, sizeof(*fr))) == NULL)
+	/* one spare, so that an empty table is not a NULL the loop below might index */
+	if ((fr = calloc((size_t)n + 1, sizeof(*fr))) == NULL)
 		return kpy_err_set(e, KPY_EFAIL, "out of memory for a seek table of %llu frames",
 				   (unsigned long long)n);
 	/* the entries, a chunk of whole entries at a time */
-	size_t per = 5400, cap = per * (size_t)esz;
-	if ((chunk = malloc(cap)) == NULL) {
+	size_t per = 5400;
+	if ((chunk = calloc(per, (size_t)esz)) == NULL) {
 		kpy_err_set(e, KPY_EFAIL, "out of memory");
 		goto out;
 	}
@@ -552,6 +553,10 @@ int kpy_zs_index_read(int fd, const char *name, struct kpy_zs_index *ix, struct 
 			nm(name), (unsigned long long)n, (unsigned long long)coff,
 			(unsigned long long)table_off);
 		goto out;
+	}
+	if (n == 0) {
+		free(fr);
+		fr = NULL;
 	}
 	ix->frames = fr;
 	ix->n = (size_t)n;
