@@ -31,5 +31,5 @@ apt-get $wait_lock install -y -qq --no-install-recommends \
 	build-essential autoconf automake libtool pkg-config \
 	libarchive-dev libzstd-dev libiniparser-dev libcriterion-dev libslurm-dev \
 	slurmctld slurmd slurm-client munge \
-	python3 python3-venv zstd tar procps passwd hostname ca-certificates \
+	python3 python3-venv zstd tar libarchive-tools procps passwd hostname ca-certificates \
 	clang libclang-rt-14-dev valgrind cppcheck clang-tidy >/dev/null
