@@ -64,7 +64,7 @@ int cmd_config(const struct cmd *self, const struct cmd_args *a)
 {
 	struct kpy_err e = KPY_ERR_INIT;
 	struct kpy_config c = { 0 };
-	const char *key = a->argv[0];
+	const char *key = a->argv[0], *value = key != NULL ? a->argv[1] : NULL;
 
 	if (cmd_has(a, OPT_KEYS)) {
 		if (cmd_has(a, OPT_UNSET))
@@ -75,10 +75,10 @@ int cmd_config(const struct cmd *self, const struct cmd_args *a)
 	}
 	if (key != NULL && !kpy_config_known(key))
 		return unknown_key(self, key);
-	if (cmd_has(a, OPT_UNSET))
+	if (key != NULL && cmd_has(a, OPT_UNSET)) /* the table gives --unset one KEY */
 		return kpy_config_set(key, NULL, &e) < 0 ? fail(&e) : 0;
-	if (a->argc == 2) {
-		if (kpy_config_set(key, a->argv[1], &e) < 0)
+	if (key != NULL && value != NULL) {
+		if (kpy_config_set(key, value, &e) < 0)
 			return fail(&e);
 		if (strcmp(key, "pipdir") == 0)
 			check_pipdir();
