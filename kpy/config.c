@@ -28,10 +28,10 @@
  * `kpy config`, `kpy help config`, "did you mean" and the shell completion (through
  * `kpy config --keys`) read it; the man pages follow it by hand (tests/cmd/args.sh
  * checks that they name every key). */
-#define CONFIG_KEYS(X)                                                                  \
-	X("pipdir", "where the archives are kept", "$XDG_DATA_HOME/kpy")                \
-	X("compute_hosts", "space-separated host patterns of compute nodes: there, as in \
-	  jobs, pip and uv go offline", "none")                                         \
+#define CONFIG_KEYS(X)                                                        \
+	X("pipdir", "where the archives are kept", "$XDG_DATA_HOME/kpy")      \
+	X("compute_hosts", "host patterns (cn* gpu*) where pip goes offline", \
+	  "none")                                                             \
 	X("level", "zstd level 1-19 for save", "3")
 #define KEY_ENTRY(key, about, dflt) { key, about, dflt },
 #define KEY_NAME(key, about, dflt) key,
