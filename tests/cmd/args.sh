@@ -133,6 +133,7 @@ ok "config --keys lists the keys" same "$(echo $keys)" "pipdir compute_hosts lev
 "$KPY" config > "$T/config-all"
 for k in $keys; do
 	ok "help config describes $k, with its default" grep -Eq "^  $k +.*\(default: .+\)$" "$T/help-config"
+	ok "  ... in one line of at most 80 columns" bash -c 'grep -E "^  $2 " "$1" | awk "length > 80 { exit 1 }"' _ "$T/help-config" "$k"
 	ok "config prints $k" grep -q "^$k = " "$T/config-all"
 	ok "kpy(1) names $k" grep -qw -- "$k" "$KPY_SRCDIR/man/kpy.1.in"
 	ok "kpy.conf(5) describes $k under KEYS" \
