@@ -284,7 +284,7 @@ static int parse(const struct cmd *c, int argc, char **argv, struct cmd_args *a)
 		}
 		if (o->value == NULL && eq != NULL) {
 			if (err[0] == '\0')
-				snprintf(err, sizeof(err), "%s takes no value", o->lng);
+				snprintf(err, sizeof(err), "%.*s takes no value", (int)len, arg);
 			continue;
 		}
 		if (o->value != NULL) {
