@@ -205,21 +205,6 @@ static int activate_uv(const char *path, int sh, const char *again)
 	return 0;
 }
 
-static int opt_end(const char *cmd, int argc, char **argv, int *i)
-{
-	/* no options left: reject anything that looks like one */
-	for (; *i < argc; (*i)++) {
-		if (strcmp(argv[*i], "--") == 0) {
-			(*i)++;
-			break;
-		}
-		if (argv[*i][0] == '-' && argv[*i][1] != '\0')
-			return usage_error(cmd, "unknown option '%s'", argv[*i]);
-		break;
-	}
-	return 0;
-}
-
 static char *live_path(const char *name, char **root_out, struct kpy_err *e)
 {
 	char *root = kpy_live_root(e), *path = NULL;
@@ -245,29 +230,24 @@ static int is_version(const char *s)
 	return 1;
 }
 
-int cmd_create(int argc, char **argv)
+int cmd_create(const struct cmd *self, const struct cmd_args *a)
 {
 	struct kpy_err e = KPY_ERR_INIT;
 	const char *version = NULL, *name = NULL;
 	char *root = NULL, *path = NULL, *placeholder = NULL, python[32];
-	int i = 1, rc = 1;
+	int i = 0, rc = 1;
 	struct stat st;
 
-	if (wants_help("create", argc, argv))
-		return 0;
-	if ((rc = opt_end("create", argc, argv, &i)) != 0)
-		return rc;
-	rc = 1;
-	if (i < argc && (is_version(argv[i]) || strcmp(argv[i], "3") == 0))
-		version = argv[i++];
-	else if (i < argc && argv[i][0] >= '0' && argv[i][0] <= '9' && strchr(argv[i], '.'))
-		return usage_error("create", "'%s' is not a Python version of the form 3.x (for example 3.11)", argv[i]);
-	if (i < argc)
-		name = argv[i++];
-	if (i < argc && version == NULL && (is_version(argv[i]) || strcmp(argv[i], "3") == 0))
-		return usage_error("create", "the Python version comes first: kpy create %s %s", argv[i], name);
-	if (i < argc)
-		return usage_error("create", "too many arguments");
+	if (i < a->argc && (is_version(a->argv[i]) || strcmp(a->argv[i], "3") == 0))
+		version = a->argv[i++];
+	else if (i < a->argc && a->argv[i][0] >= '0' && a->argv[i][0] <= '9' && strchr(a->argv[i], '.'))
+		return usage_error(self, "'%s' is not a Python version of the form 3.x (for example 3.11)", a->argv[i]);
+	if (i < a->argc)
+		name = a->argv[i++];
+	if (i < a->argc && version == NULL && (is_version(a->argv[i]) || strcmp(a->argv[i], "3") == 0))
+		return usage_error(self, "the Python version comes first: kpy create %s %s", a->argv[i], name);
+	if (i < a->argc)
+		return usage_error(self, "too many arguments: unexpected '%s'", a->argv[i]);
 	if (name != NULL && kpy_name_check(name, "environment name", &e) < 0)
 		return fail(&e);
 	if (name != NULL && strlen(name) > 3 && strcmp(name + strlen(name) - 3, ".py") == 0 &&
@@ -482,52 +462,24 @@ out:
 	return rc;
 }
 
-int cmd_save(int argc, char **argv)
+int cmd_save(const struct cmd *self, const struct cmd_args *a)
 {
 	struct kpy_err e = KPY_ERR_INIT, warn = KPY_ERR_INIT;
 	struct kpy_config cfg = { 0 };
 	struct kpy_save_opts o = { 0 };
 	struct kpy_manifest m = { 0 };
 	const char *venv = getenv("VIRTUAL_ENV");
-	const char *dir = NULL;
 	char *dest = NULL, *renamed = NULL;
-	int i, rc = 1, uv = 0;
+	int rc = 1, uv = cmd_has(a, OPT_UV_CACHE); /* then a DIR may follow NAME */
 	double t0;
 
-	if (wants_help("save", argc, argv))
-		return 0;
-	for (i = 1; i < argc && strcmp(argv[i], "--") != 0; i++)
-		uv = uv || strcmp(argv[i], "--uv-cache") == 0; /* DIR counts wherever it stands */
-	for (i = 1; i < argc; i++) {
-		if (strcmp(argv[i], "-f") == 0 || strcmp(argv[i], "--force") == 0)
-			o.force = 1;
-		else if (strcmp(argv[i], "--uv-cache") == 0)
-			uv = 1;
-		else if (strcmp(argv[i], "--") == 0) {
-			i++;
-			break;
-		} else if (argv[i][0] == '-' && argv[i][1] != '\0')
-			return usage_error("save", "unknown option '%s'", argv[i]);
-		else if (o.name == NULL)
-			o.name = argv[i];
-		else if (uv && dir == NULL)
-			dir = argv[i];
-		else
-			return usage_error("save", "too many arguments");
-	}
-	if (i < argc && o.name == NULL)
-		o.name = argv[i++];
-	if (i < argc && uv && dir == NULL)
-		dir = argv[i++];
-	if (i < argc)
-		return usage_error("save", uv ? "too many arguments: kpy save --uv-cache NAME [DIR]" : "too many arguments");
-	if (o.name == NULL)
-		return usage_error("save", uv ? "give the name to save the uv cache under" :
-				   "give the name to save the active environment under");
+	(void)self;
+	o.force = cmd_has(a, OPT_FORCE);
+	o.name = a->argv[0];
 	if (kpy_name_check(o.name, uv ? "uv cache name" : "environment name", &e) < 0)
 		return fail(&e);
 	if (uv)
-		return save_uv(&o, dir);
+		return save_uv(&o, a->argv[1]);
 	if (venv == NULL || venv[0] == '\0') {
 		say("no active virtual environment to save: activate one first (kpy activate NAME, or source ENV/bin/activate)");
 		return 1;
@@ -619,44 +571,21 @@ out:
 	return rv;
 }
 
-int cmd_load(int argc, char **argv)
+int cmd_load(const struct cmd *self, const struct cmd_args *a)
 {
 	struct kpy_err e = KPY_ERR_INIT;
 	struct kpy_config cfg = { 0 };
-	const char *name = NULL, *as = NULL, *kind = KPY_KIND_VENV;
+	const char *name = a->argv[0], *as = a->val[OPT_AS], *kind = KPY_KIND_VENV;
 	char *archive = NULL, *root = NULL, *path = NULL, again[240];
-	int rc = 1, force = 0, sh = 0, restored = 0, uv = 0, opts = 1;
+	int rc = 1, force = cmd_has(a, OPT_FORCE), sh = cmd_has(a, OPT_SH), restored = 0;
+	int uv = cmd_has(a, OPT_UV_CACHE);
 	double t0;
 
-	if (wants_help("load", argc, argv))
-		return 0;
-	for (int i = 1; i < argc; i++) {
-		if (opts && strcmp(argv[i], "--") == 0) {
-			opts = 0;
-		} else if (opts && strcmp(argv[i], "--as") == 0) {
-			if (++i == argc)
-				return usage_error("load", "--as needs a name");
-			as = argv[i];
-		} else if (opts && strncmp(argv[i], "--as=", 5) == 0) {
-			as = argv[i] + 5;
-		} else if (opts && (strcmp(argv[i], "-f") == 0 || strcmp(argv[i], "--force") == 0)) {
-			force = 1;
-		} else if (opts && strcmp(argv[i], "--sh") == 0) {
-			sh = 1;
-		} else if (opts && strcmp(argv[i], "--uv-cache") == 0) {
-			uv = 1;
-			kind = KPY_KIND_UV;
-		} else if (opts && argv[i][0] == '-' && argv[i][1] != '\0') {
-			return usage_error("load", "unknown option '%s'", argv[i]);
-		} else if (name == NULL) {
-			name = argv[i];
-		} else {
-			return usage_error("load", "too many arguments");
-		}
-	}
+	if (uv)
+		kind = KPY_KIND_UV;
 	if (name == NULL) {
 		if (as != NULL || force || sh)
-			return usage_error("load", "give the NAME of a saved %s", kpy_store_noun(kind));
+			return usage_error(self, "give the NAME of a saved %s", kpy_store_noun(kind));
 		return print_saved(uv ? KPY_KIND_UV : NULL, 0);
 	}
 	if (kpy_name_check(name, uv ? "uv cache name" : "environment name", &e) < 0 ||
@@ -796,45 +725,20 @@ static int print_live(const char *root, char **names)
 	return fflush(stdout) == 0 ? 0 : 1;
 }
 
-int cmd_activate(int argc, char **argv)
+int cmd_activate(const struct cmd *self, const struct cmd_args *a)
 {
 	struct kpy_err e = KPY_ERR_INIT;
 	char *root = NULL, *path = NULL, **names = NULL, act[PATH_MAX];
-	const char *name = NULL;
-	int i, rc, sh = 0, lng = 0, dashdash = 0;
+	const char *name = a->argv[0];
+	int rc, sh = cmd_has(a, OPT_SH), lng = cmd_has(a, OPT_LONG);
 
-	if (wants_help("activate", argc, argv))
-		return 0;
-	/* options may come before or after NAME (kpy's own hints write NAME --sh); in
-	 * --sh mode a usage error prints 'false', so eval "$(...)" fails too */
-	for (i = 1; i < argc; i++)
-		if (strcmp(argv[i], "--") == 0)
-			break;
-		else if (strcmp(argv[i], "--sh") == 0)
-			sh = 1;
-	for (i = 1; i < argc; i++) {
-		if (!dashdash && strcmp(argv[i], "--") == 0) {
-			dashdash = 1;
-		} else if (!dashdash && argv[i][0] == '-' && argv[i][1] != '\0') {
-			if (strcmp(argv[i], "-l") == 0 || strcmp(argv[i], "--long") == 0)
-				lng = 1;
-			else if (strcmp(argv[i], "--sh") != 0) {
-				rc = usage_error("activate", "unknown option '%s'", argv[i]);
-				goto usage;
-			}
-		} else if (name == NULL) {
-			name = argv[i];
-		} else {
-			rc = usage_error("activate", "too many arguments");
-			goto usage;
-		}
-	}
+	/* in --sh mode a usage error prints 'false', so eval "$(...)" fails too */
 	if (lng && name != NULL) {
-		rc = usage_error("activate", "-l lists the live environments: give no NAME with it");
+		rc = usage_error(self, "-l lists the live environments: give no NAME with it");
 		goto usage;
 	}
 	if (sh && name == NULL) {
-		rc = usage_error("activate", "--sh needs the NAME of the environment to activate");
+		rc = usage_error(self, "--sh needs the NAME of the environment to activate");
 		goto usage;
 	}
 	rc = 1;
@@ -899,39 +803,33 @@ usage:
 	return rc;
 }
 
-int cmd_unload(int argc, char **argv)
+int cmd_unload(const struct cmd *self, const struct cmd_args *a)
 {
 	struct kpy_err e = KPY_ERR_INIT;
 	const char *venv = getenv("VIRTUAL_ENV");
 	char *root = NULL, **names = NULL;
-	int i = 1, rc;
+	int rc = 1;
 
-	if (wants_help("unload", argc, argv))
-		return 0;
-	if ((rc = opt_end("unload", argc, argv, &i)) != 0)
-		return rc;
-	if (i == argc)
-		return usage_error("unload", "give the NAME of the live environment to remove (see 'kpy activate -l')");
-	rc = 1;
-	for (int k = i; k < argc; k++)
-		if (kpy_name_check(argv[k], "environment name", &e) < 0)
+	(void)self;
+	for (int k = 0; k < a->argc; k++)
+		if (kpy_name_check(a->argv[k], "environment name", &e) < 0)
 			goto out;
 	if ((root = kpy_live_root(&e)) == NULL || kpy_live_list(root, &names, &e) < 0)
 		goto out;
-	for (; i < argc; i++) {
+	for (int i = 0; i < a->argc; i++) {
 		char path[PATH_MAX], aside[PATH_MAX];
 		size_t k;
 		int fd;
 
-		for (k = 0; names[k] && strcmp(names[k], argv[i]) != 0; k++)
+		for (k = 0; names[k] && strcmp(names[k], a->argv[i]) != 0; k++)
 			;
-		snprintf(path, sizeof(path), "%s/%s", root, argv[i]);
+		snprintf(path, sizeof(path), "%s/%s", root, a->argv[i]);
 		if (names[k] == NULL) {
-			kpy_err_set(&e, KPY_ENOENT, "no live environment named '%s' in %s: 'kpy activate -l' lists them", argv[i], root);
+			kpy_err_set(&e, KPY_ENOENT, "no live environment named '%s' in %s: 'kpy activate -l' lists them", a->argv[i], root);
 			goto out;
 		}
 		/* moved aside under the restore lock first: never a half-removed env that looks usable */
-		snprintf(aside, sizeof(aside), "%s/.%s.rm-%ld", root, argv[i], (long)getpid());
+		snprintf(aside, sizeof(aside), "%s/.%s.rm-%ld", root, a->argv[i], (long)getpid());
 		if ((fd = kpy_lock_target(path, &e)) < 0)
 			goto out;
 		if (rename(path, aside) < 0) {
@@ -943,9 +841,9 @@ int cmd_unload(int argc, char **argv)
 		if (kpy_rmtree(aside, &e) < 0)
 			goto out;
 		if (venv != NULL && strcmp(venv, path) == 0 && getenv("KPY_ACTIVATE_FD") == NULL)
-			say("removed %s (%s); it was the active environment: run 'deactivate'", argv[i], path);
+			say("removed %s (%s); it was the active environment: run 'deactivate'", a->argv[i], path);
 		else
-			say("removed %s (%s)", argv[i], path);
+			say("removed %s (%s)", a->argv[i], path);
 	}
 	rc = 0;
 out:
@@ -1001,36 +899,30 @@ static void unmake_parents(struct made *md, int remove)
 	}
 }
 
-int cmd_export(int argc, char **argv)
+int cmd_export(const struct cmd *self, const struct cmd_args *a)
 {
 	struct kpy_err e = KPY_ERR_INIT;
 	struct kpy_config cfg = { 0 };
 	char *archive = NULL, cwd[PATH_MAX], dest[PATH_MAX + NAME_MAX + 2];
 	char copy[PATH_MAX], *slash, *base;
+	const char *name = a->argv[0], *to = a->argv[1];
 	struct made made = { .n = 0 };
-	int i = 1, rc;
+	int rc = 1;
 	struct stat st;
 
-	if (wants_help("export", argc, argv))
-		return 0;
-	if ((rc = opt_end("export", argc, argv, &i)) != 0)
-		return rc;
-	if (argc - i != 2)
-		return usage_error("export", "give the saved NAME and the PATH to restore it to");
-	rc = 1;
-	if (kpy_name_check(argv[i], "environment name", &e) < 0)
+	if (kpy_name_check(name, "environment name", &e) < 0)
 		return fail(&e);
 	/* the new prefix: the parent's real path plus the last component; a relative
 	 * PATH is taken from the working directory */
-	if (argv[i + 1][0] != '/') {
+	if (to[0] != '/') {
 		if (getcwd(cwd, sizeof(cwd)) == NULL) {
-			kpy_err_sys(&e, errno, "cannot export to %s", argv[i + 1]);
+			kpy_err_sys(&e, errno, "cannot export to %s", to);
 			return fail(&e);
 		}
-		if (snprintf(copy, sizeof(copy), "%s/%s", strcmp(cwd, "/") ? cwd : "", argv[i + 1]) >= (int)sizeof(copy))
-			return usage_error("export", "PATH is too long");
-	} else if (snprintf(copy, sizeof(copy), "%s", argv[i + 1]) >= (int)sizeof(copy)) {
-		return usage_error("export", "PATH is too long");
+		if (snprintf(copy, sizeof(copy), "%s/%s", strcmp(cwd, "/") ? cwd : "", to) >= (int)sizeof(copy))
+			return usage_error(self, "PATH is too long");
+	} else if (snprintf(copy, sizeof(copy), "%s", to) >= (int)sizeof(copy)) {
+		return usage_error(self, "PATH is too long");
 	}
 	for (size_t n = strlen(copy); n > 1 && copy[n - 1] == '/'; n--)
 		copy[n - 1] = '\0';
@@ -1041,24 +933,24 @@ int cmd_export(int argc, char **argv)
 	else if (slash != NULL)
 		*slash = '\0';
 	if (*base == '\0' || strcmp(base, ".") == 0 || strcmp(base, "..") == 0)
-		return usage_error("export", "PATH must name a new directory");
-	if (kpy_config_load(&cfg, &e) < 0 || (archive = kpy_store_find(cfg.pipdir, KPY_KIND_VENV, argv[i], &e)) == NULL)
+		return usage_error(self, "PATH must name a new directory");
+	if (kpy_config_load(&cfg, &e) < 0 || (archive = kpy_store_find(cfg.pipdir, KPY_KIND_VENV, name, &e)) == NULL)
 		goto out;
 	/* missing parents are made (0755 less the umask), like mkdir -p */
 	if (slash != NULL && slash != copy && stat(copy, &st) < 0 && errno == ENOENT &&
 	    make_parents(copy, &made, &e) < 0)
 		goto out;
 	if (slash != copy && realpath(slash ? copy : ".", cwd) == NULL) {
-		kpy_err_sys(&e, errno, "cannot export to %s", argv[i + 1]);
+		kpy_err_sys(&e, errno, "cannot export to %s", to);
 		goto out;
 	}
 	if (snprintf(dest, sizeof(dest), "%s/%s", strcmp(cwd, "/") ? cwd : "", base) >= (int)sizeof(dest)) {
-		rc = usage_error("export", "PATH is too long");
+		rc = usage_error(self, "PATH is too long");
 		goto out;
 	}
 	if (kpy_archive_restore(archive, dest, NULL, NULL, &e) < 0)
 		goto out;
-	say("exported %s to %s", argv[i], dest);
+	say("exported %s to %s", name, dest);
 	rc = 0;
 out:
 	if (rc == 1)

@@ -13,28 +13,30 @@
 #include <string.h>
 #include <unistd.h>
 
+/* KEY's value, from files another may have written (the site file): shown escaped. */
 static void print_value(const struct kpy_config *c, const char *key, int with_key)
 {
+	char *v = kpy_config_value(c, key), *shown = kpy_escape(v ? v : "");
+
 	if (with_key)
 		printf("%s = ", key);
-	if (strcmp(key, "pipdir") == 0 || strcmp(key, "compute_hosts") == 0) {
-		/* from files another may have written (the site file): shown escaped */
-		const char *v = key[0] == 'p' ? c->pipdir : c->compute_hosts;
-		char *shown = kpy_escape(v ? v : "");
-		printf("%s\n", shown ? shown : "");
-		free(shown);
-	}
-	else if (strcmp(key, "level") == 0)
-		printf("%d\n", c->level);
+	printf("%s\n", shown ? shown : "");
+	free(shown);
+	free(v);
 }
 
-static int unknown_key(const char *key)
+static int unknown_key(const struct cmd *self, const char *key)
 {
-	const char *near = kpy_suggest(key, kpy_config_keys);
+	struct kpy_err e = KPY_ERR_INIT;
 
-	if (near != NULL)
-		return usage_error("config", "unknown setting '%s'; did you mean '%s'? the settings are pipdir, compute_hosts, level", key, near);
-	return usage_error("config", "unknown setting '%s': the settings are pipdir, compute_hosts, level", key);
+	kpy_config_check_key(key, &e);
+	return usage_error(self, "%s", e.msg);
+}
+
+void config_help_keys(void)
+{
+	for (const struct kpy_config_key *k = kpy_config_table; k->name; k++)
+		printf("  %-14s %s (default: %s)\n", k->name, k->about, k->dflt);
 }
 
 /* After 'kpy config pipdir VALUE': say when that directory is not there (yet), and
@@ -59,46 +61,40 @@ static void check_pipdir(void)
 	kpy_config_free(&c);
 }
 
-int cmd_config(int argc, char **argv)
+int cmd_config(const struct cmd *self, const struct cmd_args *a)
 {
 	struct kpy_err e = KPY_ERR_INIT;
 	struct kpy_config c = { 0 };
-	int rc = 1;
+	const char *key = a->argv[0], *value = key != NULL ? a->argv[1] : NULL;
 
-	if (wants_help("config", argc, argv))
-		return 0;
-	if (argc >= 2 && strcmp(argv[1], "--unset") == 0) {
-		if (argc != 3)
-			return usage_error("config", "--unset needs exactly one KEY");
-		if (!kpy_config_known(argv[2]))
-			return unknown_key(argv[2]);
-		return kpy_config_set(argv[2], NULL, &e) < 0 ? fail(&e) : 0;
+	if (cmd_has(a, OPT_KEYS)) {
+		if (cmd_has(a, OPT_UNSET))
+			return usage_error(self, "--keys lists the keys: give it alone");
+		for (int i = 0; kpy_config_keys[i]; i++)
+			printf("%s\n", kpy_config_keys[i]);
+		return fflush(stdout) == 0 ? 0 : 1;
 	}
-	for (int i = 1; i < argc; i++)
-		if (argv[i][0] == '-' && argv[i][1] != '\0')
-			return usage_error("config", "unknown option '%s'", argv[i]);
-	if (argc > 3)
-		return usage_error("config", "too many arguments");
-	if (argc >= 2 && !kpy_config_known(argv[1]))
-		return unknown_key(argv[1]);
-	if (argc == 3) {
-		if (kpy_config_set(argv[1], argv[2], &e) < 0)
+	if (key != NULL && !kpy_config_known(key))
+		return unknown_key(self, key);
+	if (key != NULL && cmd_has(a, OPT_UNSET)) /* the table gives --unset one KEY */
+		return kpy_config_set(key, NULL, &e) < 0 ? fail(&e) : 0;
+	if (key != NULL && value != NULL) {
+		if (kpy_config_set(key, value, &e) < 0)
 			return fail(&e);
-		if (strcmp(argv[1], "pipdir") == 0)
+		if (strcmp(key, "pipdir") == 0)
 			check_pipdir();
 		return 0;
 	}
 	if (kpy_config_load(&c, &e) < 0)
 		return fail(&e);
-	if (argc == 2) {
-		print_value(&c, argv[1], 0);
+	if (key != NULL) {
+		print_value(&c, key, 0);
 	} else {
 		for (int i = 0; kpy_config_keys[i]; i++)
 			print_value(&c, kpy_config_keys[i], 1);
 	}
-	rc = 0;
 	kpy_config_free(&c);
-	return rc;
+	return 0;
 }
 
 /* For the shell code itself, not for users: the offline variables as export lines
@@ -126,17 +122,16 @@ static int bash_internal(const char *what)
 	return fflush(stdout) == 0 ? rc : 1;
 }
 
-int cmd_bash(int argc, char **argv)
+int cmd_bash(const struct cmd *cmd, const struct cmd_args *a)
 {
 	char self[PATH_MAX];
 	ssize_t n;
 
-	if (wants_help("bash", argc, argv))
-		return 0;
-	if (argc == 2 && (strcmp(argv[1], "--offline") == 0 || strcmp(argv[1], "--wheelhouse") == 0))
-		return bash_internal(argv[1]);
-	if (argc > 1)
-		return usage_error("bash", "too many arguments");
+	(void)cmd;
+	if (cmd_has(a, OPT_OFFLINE))
+		return bash_internal("--offline");
+	if (cmd_has(a, OPT_WHEELHOUSE))
+		return bash_internal("--wheelhouse");
 	n = readlink("/proc/self/exe", self, sizeof(self) - 1);
 	if (n <= 0)
 		snprintf(self, sizeof(self), "kpy");

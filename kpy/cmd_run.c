@@ -543,38 +543,20 @@ static int check_script(const char *script, struct kpy_err *e)
 	return 0;
 }
 
-int cmd_run(int argc, char **argv)
+int cmd_run(const struct cmd *self, const struct cmd_args *a)
 {
 	struct kpy_err e = KPY_ERR_INIT;
 	struct kpy_config cfg = { 0 };
 	struct meta m = { 0 };
 	char *archive = NULL, *root = NULL, *rundir = NULL, *dest = NULL;
-	const char *script;
-	int i, prepare = 0, rc = 1, built = 0, restored = 0;
+	const char *script = a->argv[0];
+	int prepare = cmd_has(a, OPT_PREPARE), rc = 1, built = 0, restored = 0;
 	struct stat st;
 	double t0 = now();
 
-	for (i = 1; i < argc && argv[i][0] == '-' && argv[i][1] != '\0'; i++) {
-		if (strcmp(argv[i], "--") == 0) {
-			i++;
-			break;
-		} else if (strcmp(argv[i], "--prepare") == 0) {
-			prepare = 1;
-		} else if (strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0) {
-			/* not wants_help: a --help after SCRIPT is the script's */
-			for (const struct cmd *c = kpy_cmds; c->name; c++)
-				if (strcmp(c->name, "run") == 0)
-					print_help(c);
-			return 0;
-		} else {
-			return usage_error("run", "unknown option '%s'", argv[i]);
-		}
-	}
-	if (i == argc)
-		return usage_error("run", "give the SCRIPT to run");
-	script = argv[i];
-	if (prepare && i + 1 < argc)
-		return usage_error("run", "--prepare takes only the SCRIPT (its ARGS are for running it)");
+	/* options end at SCRIPT (CMD_OPTS_FIRST): what follows is the script's */
+	if (prepare && a->argc > 1)
+		return usage_error(self, "--prepare takes only the SCRIPT (its ARGS are for running it)");
 	if (check_script(script, &e) < 0 || read_meta(script, &m, &e) < 0)
 		goto out;
 	if (kpy_config_load(&cfg, &e) < 0)
@@ -622,7 +604,7 @@ int cmd_run(int argc, char **argv)
 		else if (restored)
 			say("restored the env of %s (%s) into %s in %.2f s", script, m.key, dest, now() - t0);
 	}
-	exec_script(dest, &cfg, argc - i, argv + i, &e);
+	exec_script(dest, &cfg, a->argc, a->argv, &e);
 out:
 	if (rc != 0)
 		fail(&e);
@@ -692,8 +674,6 @@ int rm_script_envs(int argc, char **argv)
 	struct kpy_config cfg = { 0 };
 	int rc = 1;
 
-	if (argc < 1)
-		return usage_error("rm", "give the KEY of the script environment to delete ('kpy list' shows them)");
 	if (kpy_config_load(&cfg, &e) < 0 || kpy_store_check(cfg.pipdir, KPY_KIND_SCRIPT, KPY_STORE_WRITABLE, &e) < 0)
 		goto out;
 	for (int i = 0; i < argc; i++) {

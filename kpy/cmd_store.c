@@ -137,53 +137,28 @@ out:
 	return rc;
 }
 
-int cmd_list(int argc, char **argv)
+int cmd_list(const struct cmd *self, const struct cmd_args *a)
 {
-	const char *kind = NULL;
-	int names = 0, rc;
+	const char *kind = cmd_has(a, OPT_UV_CACHE) ? KPY_KIND_UV : NULL;
+	int names = cmd_has(a, OPT_NAMES), rc;
 
-	if (wants_help("list", argc, argv))
-		return 0;
-	for (int i = 1; i < argc; i++) {
-		if (strcmp(argv[i], "--names") == 0 || strcmp(argv[i], "-q") == 0)
-			names = 1;
-		else if (strcmp(argv[i], "--uv-cache") == 0)
-			kind = KPY_KIND_UV;
-		else if (argv[i][0] == '-')
-			return usage_error("list", "unknown option '%s'", argv[i]);
-		else
-			return usage_error("list", "too many arguments");
-	}
+	(void)self;
 	if ((rc = print_saved(kind, names)) != 0 || names || kind != NULL)
 		return rc;
 	return print_script_envs();
 }
 
-int cmd_rm(int argc, char **argv)
+int cmd_rm(const struct cmd *self, const struct cmd_args *a)
 {
 	struct kpy_err e = KPY_ERR_INIT;
 	struct kpy_config cfg = { 0 };
-	const char *kind = KPY_KIND_VENV, *name = NULL;
+	const char *kind = cmd_has(a, OPT_UV_CACHE) ? KPY_KIND_UV : KPY_KIND_VENV, *name = a->argv[0];
 	int rc = 1;
 
-	if (wants_help("rm", argc, argv))
-		return 0;
-	if (argc >= 2 && strcmp(argv[1], "--script") == 0)
-		return rm_script_envs(argc - 2, argv + 2);
-	for (int i = 1, opts = 1; i < argc; i++) {
-		if (opts && strcmp(argv[i], "--") == 0)
-			opts = 0;
-		else if (opts && strcmp(argv[i], "--uv-cache") == 0)
-			kind = KPY_KIND_UV;
-		else if (opts && argv[i][0] == '-' && argv[i][1] != '\0')
-			return usage_error("rm", "unknown option '%s'", argv[i]);
-		else if (name == NULL)
-			name = argv[i];
-		else
-			return usage_error("rm", "too many arguments");
-	}
-	if (name == NULL)
-		return usage_error("rm", "give the NAME of the saved %s to delete", kpy_store_noun(kind));
+	if (cmd_has(a, OPT_SCRIPT) && cmd_has(a, OPT_UV_CACHE))
+		return usage_error(self, "--script removes script environments, --uv-cache uv caches: give one of them");
+	if (cmd_has(a, OPT_SCRIPT))
+		return rm_script_envs(a->argc, a->argv);
 	if (kpy_config_load(&cfg, &e) < 0 || kpy_store_check(cfg.pipdir, kind, KPY_STORE_WRITABLE, &e) < 0 ||
 	    kpy_store_rm(cfg.pipdir, kind, name, &e) < 0)
 		goto out;

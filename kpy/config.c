@@ -24,7 +24,19 @@
 #define SYSCONFDIR "/etc"
 #endif
 
-const char *const kpy_config_keys[] = { "pipdir", "compute_hosts", "level", NULL };
+/* The settings: key, what it is for, its default. This is the one list: the loader,
+ * `kpy config`, `kpy help config`, "did you mean" and the shell completion (through
+ * `kpy config --keys`) read it; the man pages follow it by hand (tests/cmd/args.sh
+ * checks that they name every key). */
+#define CONFIG_KEYS(X)                                                        \
+	X("pipdir", "where the archives are kept", "$XDG_DATA_HOME/kpy")      \
+	X("compute_hosts", "host patterns (cn* gpu*) where pip goes offline", \
+	  "none")                                                             \
+	X("level", "zstd level 1-19 for save", "3")
+#define KEY_ENTRY(key, about, dflt) { key, about, dflt },
+#define KEY_NAME(key, about, dflt) key,
+const struct kpy_config_key kpy_config_table[] = { CONFIG_KEYS(KEY_ENTRY){ NULL, NULL, NULL } };
+const char *const kpy_config_keys[] = { CONFIG_KEYS(KEY_NAME) NULL };
 
 int kpy_config_known(const char *key)
 {
@@ -32,6 +44,34 @@ int kpy_config_known(const char *key)
 		if (strcmp(key, kpy_config_keys[i]) == 0)
 			return 1;
 	return 0;
+}
+
+int kpy_config_check_key(const char *key, struct kpy_err *e)
+{
+	const char *near;
+	char list[256] = "";
+	size_t len = 0;
+
+	if (kpy_config_known(key))
+		return 0;
+	for (int i = 0; kpy_config_keys[i] != NULL && len < sizeof(list); i++)
+		len += (size_t)snprintf(list + len, sizeof(list) - len, "%s%s", i ? ", " : "", kpy_config_keys[i]);
+	if ((near = kpy_suggest(key, kpy_config_keys)) != NULL)
+		return kpy_err_set(e, KPY_EINVAL, "unknown setting '%s'; did you mean '%s'? the settings are %s", key, near, list);
+	return kpy_err_set(e, KPY_EINVAL, "unknown setting '%s': the settings are %s", key, list);
+}
+
+char *kpy_config_value(const struct kpy_config *c, const char *key)
+{
+	char *out = NULL;
+
+	if (strcmp(key, "pipdir") == 0)
+		return strdup(c->pipdir ? c->pipdir : "");
+	if (strcmp(key, "compute_hosts") == 0)
+		return strdup(c->compute_hosts ? c->compute_hosts : "");
+	if (strcmp(key, "level") == 0 && asprintf(&out, "%d", c->level) >= 0)
+		return out;
+	return NULL;
 }
 
 /* iniparser prints parse errors itself unless told not to; the core prints nothing. */
@@ -382,12 +422,8 @@ int kpy_config_set(const char *key, const char *value, struct kpy_err *e)
 	struct stat st;
 	int rv = -1;
 
-	if (!kpy_config_known(key)) {
-		const char *near = kpy_suggest(key, kpy_config_keys);
-		if (near != NULL)
-			return kpy_err_set(e, KPY_EINVAL, "unknown setting '%s'; did you mean '%s'? the settings are pipdir, compute_hosts, level", key, near);
-		return kpy_err_set(e, KPY_EINVAL, "unknown setting '%s': the settings are pipdir, compute_hosts, level", key);
-	}
+	if (kpy_config_check_key(key, e) < 0)
+		return -1;
 	if (value != NULL && strpbrk(value, "\n\r#;") != NULL)
 		return kpy_err_set(e, KPY_EINVAL, "the value for %s cannot hold a newline, '#' or ';' (INI comments): choose another", key);
 	/* iniparser strips blanks and quotes around a value and joins a line ending in '\' with the next */

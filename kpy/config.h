@@ -46,9 +46,21 @@ int kpy_config_set(const char *key, const char *value, struct kpy_err *e);
  * memory. */
 char *kpy_config_edit(const char *text, size_t len, const char *key, const char *value,
 		      size_t *outlen);
+/* A setting: its key, what it is for and its default, in words (`kpy help config`). */
+struct kpy_config_key {
+	const char *name, *about, *dflt;
+};
+/* The settings, ended by a NULL name; kpy_config_keys holds the same keys, in the
+ * same order, NULL-terminated (for kpy_suggest). */
+extern const struct kpy_config_key kpy_config_table[];
+extern const char *const kpy_config_keys[];
 /* 1 if KEY is a known setting. */
 int kpy_config_known(const char *key);
-/* The known keys, NULL-terminated. */
-extern const char *const kpy_config_keys[];
+/* 0 if KEY is a known setting; else -1 with E (KPY_EINVAL) naming it, the closest
+ * known key ("did you mean"), and all of them. */
+int kpy_config_check_key(const char *key, struct kpy_err *e);
+/* KEY's value in C as text, "" when unset; malloc'd, NULL when KEY is unknown or
+ * out of memory. */
+char *kpy_config_value(const struct kpy_config *c, const char *key);
 
 #endif

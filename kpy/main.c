@@ -1,4 +1,5 @@
-/* main.c: kpy's entry point: the command table, help, and dispatch. */
+/* main.c: kpy's entry point: the command table (options, operands, help), the one
+ * argument parser, and dispatch. */
 #include "autoconfig.h"
 #include "cmd.h"
 #include "text.h"
@@ -9,6 +10,54 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* Each command's options; the parser, "did you mean" and the help all read these. */
+static const struct cmd_opt save_opts[] = {
+	{ "--force", "-f", OPT_FORCE, NULL, NULL },
+	{ "--uv-cache", NULL, OPT_UV_CACHE, NULL,
+	  &(const struct cmd_operands){ 1, 2, "give the name to save the uv cache under" } },
+	{ NULL, NULL, 0, NULL, NULL },
+};
+static const struct cmd_opt load_opts[] = {
+	{ "--as", NULL, OPT_AS, "a name", NULL },
+	{ "--force", "-f", OPT_FORCE, NULL, NULL },
+	{ "--sh", NULL, OPT_SH, NULL, NULL },
+	{ "--uv-cache", NULL, OPT_UV_CACHE, NULL, NULL },
+	{ NULL, NULL, 0, NULL, NULL },
+};
+static const struct cmd_opt activate_opts[] = {
+	{ "--long", "-l", OPT_LONG, NULL, NULL },
+	{ "--sh", NULL, OPT_SH, NULL, NULL },
+	{ NULL, NULL, 0, NULL, NULL },
+};
+static const struct cmd_opt list_opts[] = {
+	{ "--names", "-q", OPT_NAMES, NULL, NULL },
+	{ "--uv-cache", NULL, OPT_UV_CACHE, NULL, NULL },
+	{ NULL, NULL, 0, NULL, NULL },
+};
+static const struct cmd_opt rm_opts[] = {
+	{ "--uv-cache", NULL, OPT_UV_CACHE, NULL,
+	  &(const struct cmd_operands){ 1, 1, "give the NAME of the saved uv cache to delete" } },
+	{ "--script", NULL, OPT_SCRIPT, NULL,
+	  &(const struct cmd_operands){ 1, -1, "give the KEY of the script environment to delete ('kpy list' shows them)" } },
+	{ NULL, NULL, 0, NULL, NULL },
+};
+static const struct cmd_opt config_opts[] = {
+	{ "--unset", NULL, OPT_UNSET, NULL, &(const struct cmd_operands){ 1, 1, "--unset needs the KEY to remove" } },
+	{ "--keys", NULL, OPT_KEYS, NULL, &(const struct cmd_operands){ 0, 0, NULL } },
+	{ NULL, NULL, 0, NULL, NULL },
+};
+/* for the shell code itself: the offline export lines, the wheelhouse (cmd_misc.c) */
+static const struct cmd_opt bash_opts[] = {
+	{ "--offline", NULL, OPT_OFFLINE, NULL, NULL },
+	{ "--wheelhouse", NULL, OPT_WHEELHOUSE, NULL, NULL },
+	{ NULL, NULL, 0, NULL, NULL },
+};
+
+static const struct cmd_opt run_opts[] = {
+	{ "--prepare", NULL, OPT_PREPARE, NULL, NULL },
+	{ NULL, NULL, 0, NULL, NULL },
+};
+
 const struct cmd kpy_cmds[] = {
 	{ "create", cmd_create, "create [3.x] [NAME]",
 	  "Create a virtual environment with python3.x (default: python3 in PATH) at\n"
@@ -16,7 +65,8 @@ const struct cmd kpy_cmds[] = {
 	  "only), ${TMPDIR:-/tmp}/kpy-$USER/NAME elsewhere (a private one if another user\n"
 	  "holds that name).\n"
 	  "Without NAME a placeholder is used: venv, venv1, ... Through the shell\n"
-	  "function (eval \"$(kpy bash)\") the new env is activated.\n" },
+	  "function (eval \"$(kpy bash)\") the new env is activated.\n",
+	  NULL, { 0, 2, NULL }, 0, NULL },
 	{ "save", cmd_save, "save [-f] NAME | save [-f] --uv-cache NAME [DIR]",
 	  "Archive the active environment ($VIRTUAL_ENV) to\n"
 	  "<pipdir>/venv_archives/NAME.tar.zst. An existing NAME is replaced only with -f,\n"
@@ -25,7 +75,8 @@ const struct cmd kpy_cmds[] = {
 	  "  -f, --force   replace an existing archive\n"
 	  "  --uv-cache    archive the uv cache DIR (default $UV_CACHE_DIR, else\n"
 	  "                $XDG_CACHE_HOME/uv, else ~/.cache/uv) to\n"
-	  "                <pipdir>/uv_caches/NAME.tar.zst, its hard links and symlinks kept\n" },
+	  "                <pipdir>/uv_caches/NAME.tar.zst, its hard links and symlinks kept\n",
+	  save_opts, { 1, 1, "give the name to save the active environment under" }, CMD_SIGNALS, NULL },
 	{ "load", cmd_load, "load [-f] [--sh] [--uv-cache] [NAME] [--as NEW]",
 	  "Restore the saved environment NAME as NEW (default NAME) where create would\n"
 	  "put it, rewrite its paths for the new place, and (through the shell function)\n"
@@ -40,7 +91,8 @@ const struct cmd kpy_cmds[] = {
 	  "             pip and uv offline), for scripts: eval \"$(kpy load NAME --sh)\"\n"
 	  "  --uv-cache restore the saved uv cache NAME instead, beside the live envs\n"
 	  "             (<live dir>/.uv/NAME, once per job), and (through the shell\n"
-	  "             function, or --sh) export UV_CACHE_DIR pointing at it\n" },
+	  "             function, or --sh) export UV_CACHE_DIR pointing at it\n",
+	  load_opts, { 0, 1, NULL }, CMD_SIGNALS, NULL },
 	{ "activate", cmd_activate, "activate [--sh] [NAME] | activate -l",
 	  "Activate the loaded or created environment NAME (through the shell function;\n"
 	  "otherwise print the 'source .../bin/activate' line to run, so that\n"
@@ -48,11 +100,13 @@ const struct cmd kpy_cmds[] = {
 	  "environments that can be activated, one a line.\n\n"
 	  "  -l, --long  list the live environments: the save each holds, its date, and\n"
 	  "              whether it is as saved, modified, or older than the saved one\n"
-	  "  --sh        print shell code that activates NAME: eval \"$(kpy activate NAME --sh)\"\n" },
+	  "  --sh        print shell code that activates NAME: eval \"$(kpy activate NAME --sh)\"\n",
+	  activate_opts, { 0, 1, NULL }, 0, NULL },
 	{ "unload", cmd_unload, "unload NAME...",
 	  "Remove the live (created or loaded) environment NAME from this machine's live\n"
 	  "directory (the saved archive stays). Through the shell function, the shell is\n"
-	  "deactivated if NAME was its active environment.\n" },
+	  "deactivated if NAME was its active environment.\n",
+	  NULL, { 1, -1, "give the NAME of the live environment to remove (see 'kpy activate -l')" }, 0, NULL },
 	{ "list", cmd_list, "list [--names] [--uv-cache]",
 	  "List the saved environments: name, Python version, archive size, save date;\n"
 	  "then the saved uv caches, if any: name, size, date, files; then, if there are\n"
@@ -60,23 +114,26 @@ const struct cmd kpy_cmds[] = {
 	  "and the dependencies they were built for. Says so when the pipdir does not\n"
 	  "exist.\n\n"
 	  "  --names     print only the names, one a line (the environments')\n"
-	  "  --uv-cache  the uv caches only\n" },
+	  "  --uv-cache  the uv caches only\n",
+	  list_opts, { 0, 0, NULL }, 0, NULL },
 	{ "rm", cmd_rm, "rm [--uv-cache] NAME | rm --script KEY...",
 	  "Delete the saved environment NAME (with --uv-cache: the saved uv cache NAME)\n"
 	  "from the pipdir.\n\n"
 	  "  --script KEY...   delete the script environments KEY of kpy run instead\n"
-	  "                    ('kpy list' shows them); the next kpy run builds again\n" },
+	  "                    ('kpy list' shows them); the next kpy run builds again\n",
+	  rm_opts, { 1, 1, "give the NAME of the saved environment to delete" }, 0, NULL },
 	{ "export", cmd_export, "export NAME PATH",
 	  "Restore the saved environment NAME into the directory PATH, which must not\n"
-	  "exist, with its paths rewritten for PATH. Missing parents of PATH are made.\n" },
+	  "exist, with its paths rewritten for PATH. Missing parents of PATH are made.\n",
+	  NULL, { 2, 2, "give the saved NAME and the PATH to restore it to" }, CMD_SIGNALS, NULL },
 	{ "config", cmd_config, "config [KEY [VALUE]] | config --unset KEY",
 	  "Without KEY, print every setting as 'key = value'. With KEY, print its value.\n"
 	  "With KEY VALUE, write it to the user file ($XDG_CONFIG_HOME/kpy/config.ini),\n"
-	  "changing only that key's line: comments and other sections are kept.\n"
-	  "Keys: pipdir (where archives are kept; default $XDG_DATA_HOME/kpy),\n"
-	  "compute_hosts (space-separated host patterns where pip goes offline),\n"
-	  "level (zstd level 1-19 for save; default 3).\n\n"
-	  "  --unset KEY   remove KEY from the user file\n" },
+	  "changing only that key's line: comments and other sections are kept.\n\n"
+	  "  --unset KEY   remove KEY from the user file\n"
+	  "  --keys        print the keys, one a line\n\n"
+	  "Keys:\n",
+	  config_opts, { 0, 2, NULL }, 0, config_help_keys },
 	{ "run", cmd_run, "run [--prepare] SCRIPT [ARGS...]",
 	  "Run the Python script SCRIPT with ARGS in an environment made for the\n"
 	  "dependencies of its inline metadata (PEP 723), a block such as\n\n"
@@ -95,13 +152,15 @@ const struct cmd kpy_cmds[] = {
 	  "shows the script envs; 'kpy rm --script KEY' removes one.\n\n"
 	  "  --prepare   on a login node with internet: fetch the dependencies into\n"
 	  "              <pipdir>/wheels (pip wheel, from pip's configured index or\n"
-	  "              PIP_FIND_LINKS), then build and save the env, without running\n" },
+	  "              PIP_FIND_LINKS), then build and save the env, without running\n",
+	  run_opts, { 1, -1, "give the SCRIPT to run" }, CMD_OPTS_FIRST | CMD_SIGNALS, NULL },
 	{ "bash", cmd_bash, "bash",
 	  "Print shell code for eval \"$(kpy bash)\" or kpy bash >> ~/.bashrc: a kpy function\n"
 	  "that activates environments in the current shell, a pip wrapper that adds\n"
 	  "--no-index on compute nodes and --find-links <pipdir>/wheels everywhere, a\n"
-	  "prompt marker *NAME when packages differ from the saved ones, and completion.\n" },
-	{ NULL, NULL, NULL, NULL },
+	  "prompt marker *NAME when packages differ from the saved ones, and completion.\n",
+	  bash_opts, { 0, 0, NULL }, 0, NULL },
+	{ NULL, NULL, NULL, NULL, NULL, { 0, 0, NULL }, 0, NULL },
 };
 
 static void usage(FILE *f)
@@ -124,20 +183,6 @@ static const struct cmd *find(const char *name)
 	return NULL;
 }
 
-/* Each command's options, for "did you mean" (keep in step with the parsers). */
-static const struct {
-	const char *cmd;
-	const char *opts[4];
-} cmd_opts[] = {
-	{ "save", { "--force", "-f", "--uv-cache" } },
-	{ "load", { "--as", "--sh", "--force", "--uv-cache" } },
-	{ "list", { "--names", "-q", "--uv-cache" } },
-	{ "run", { "--prepare" } },
-	{ "rm", { "--uv-cache", "--script" } },
-	{ "config", { "--unset" } },
-	{ NULL, { NULL } },
-};
-
 static const char *suggest_command(const char *word)
 {
 	const char *names[sizeof(kpy_cmds) / sizeof(kpy_cmds[0]) + 1];
@@ -148,22 +193,6 @@ static const char *suggest_command(const char *word)
 	names[n++] = "help";
 	names[n] = NULL;
 	return kpy_suggest(word, names);
-}
-
-/* The option of CMD closest to OPT ("--as=x" counts as "--as"), or NULL. */
-static const char *suggest_option(const char *cmd, const char *opt)
-{
-	const char *cands[8] = { "--help", "-h" }, *eq = strchr(opt, '=');
-	char word[64];
-	size_t n = 2;
-
-	for (int i = 0; cmd_opts[i].cmd; i++)
-		if (strcmp(cmd_opts[i].cmd, cmd) == 0)
-			for (int k = 0; k < 4 && cmd_opts[i].opts[k]; k++)
-				cands[n++] = cmd_opts[i].opts[k];
-	cands[n] = NULL;
-	snprintf(word, sizeof(word), "%.*s", eq ? (int)(eq - opt) : (int)strlen(opt), opt);
-	return kpy_suggest(word, cands);
 }
 
 /* "kpy: unknown command 'X'", with the closest command, and where to look. */
@@ -188,6 +217,119 @@ static int unknown_command(const char *name)
 void print_help(const struct cmd *c)
 {
 	printf("usage: kpy %s\n\n%s", c->usage, c->help);
+	if (c->more_help != NULL)
+		c->more_help();
+}
+
+/* The option of C that ARG's first LEN bytes name, or NULL. */
+static const struct cmd_opt *find_opt(const struct cmd *c, const char *arg, size_t len)
+{
+	for (const struct cmd_opt *o = c->opts; o != NULL && (o->lng || o->shrt); o++)
+		if ((o->lng && strlen(o->lng) == len && strncmp(o->lng, arg, len) == 0) ||
+		    (o->shrt && strlen(o->shrt) == len && strncmp(o->shrt, arg, len) == 0))
+			return o;
+	return NULL;
+}
+
+/* The option of C closest to the first LEN bytes of ARG, or NULL. */
+static const char *suggest_option(const struct cmd *c, const char *arg, size_t len)
+{
+	const char *cands[2 * OPT_COUNT + 3] = { "--help", "-h" };
+	char word[64];
+	size_t n = 2;
+
+	for (const struct cmd_opt *o = c->opts; o != NULL && (o->lng || o->shrt); o++) {
+		if (o->lng && n < sizeof(cands) / sizeof(cands[0]) - 1)
+			cands[n++] = o->lng;
+		if (o->shrt && n < sizeof(cands) / sizeof(cands[0]) - 1)
+			cands[n++] = o->shrt;
+	}
+	cands[n] = NULL;
+	snprintf(word, sizeof(word), "%.*s", (int)len, arg);
+	return kpy_suggest(word, cands);
+}
+
+/* kpy C ARGV (ARGC words after the command's name), parsed by C's table into *A;
+ * the operands are moved, in order, to the front of ARGV. Options may stand anywhere
+ * before "--" (with CMD_OPTS_FIRST: before the first operand); a lone "-" is an
+ * operand; --help wins over any error. Returns -1 when the command is to run, else
+ * the exit status: 0 after the help, EXIT_USAGE after a usage error. */
+static int parse(const struct cmd *c, int argc, char **argv, struct cmd_args *a)
+{
+	const struct cmd_operands *ops = &c->operands;
+	char err[512] = "";
+	int help = 0, opts = 1, n = 0, rc;
+
+	memset(a, 0, sizeof(*a));
+	for (int i = 0; i < argc; i++) {
+		const char *arg = argv[i], *eq;
+		const struct cmd_opt *o;
+		size_t len;
+
+		if (!opts || arg[0] != '-' || arg[1] == '\0') {
+			argv[n++] = argv[i]; /* n <= i: nothing unread is overwritten */
+			if (c->flags & CMD_OPTS_FIRST)
+				opts = 0;
+			continue;
+		}
+		if (strcmp(arg, "--") == 0) {
+			opts = 0;
+			continue;
+		}
+		if (strcmp(arg, "-h") == 0 || strcmp(arg, "--help") == 0) {
+			help = 1;
+			continue;
+		}
+		eq = arg[1] == '-' ? strchr(arg, '=') : NULL;
+		len = eq ? (size_t)(eq - arg) : strlen(arg);
+		if ((o = find_opt(c, arg, len)) == NULL) {
+			const char *s = suggest_option(c, arg, len);
+			if (err[0] == '\0')
+				snprintf(err, sizeof(err), "unknown option '%s'%s%s%s", arg, s ? "; did you mean '" : "",
+					 s ? s : "", s ? "'?" : "");
+			continue;
+		}
+		if (o->value == NULL && eq != NULL) {
+			if (err[0] == '\0')
+				snprintf(err, sizeof(err), "%.*s takes no value", (int)len, arg);
+			continue;
+		}
+		if (o->value != NULL) {
+			if (eq != NULL) {
+				a->val[o->id] = eq + 1;
+			} else if (i + 1 < argc) {
+				a->val[o->id] = argv[++i];
+			} else {
+				if (err[0] == '\0')
+					snprintf(err, sizeof(err), "%s needs %s", arg, o->value);
+				continue;
+			}
+		}
+		a->set |= 1u << o->id;
+		if (o->operands != NULL)
+			ops = o->operands;
+	}
+	argv[n] = NULL;
+	a->argc = n;
+	a->argv = argv;
+	if (help) {
+		print_help(c);
+		return 0;
+	}
+	if (err[0] != '\0')
+		rc = usage_error(c, "%s", err);
+	else if (n < ops->min)
+		rc = usage_error(c, "%s", ops->need ? ops->need : "missing arguments");
+	else if (ops->max == 0 && n > 0)
+		rc = usage_error(c, "unexpected argument '%s'", argv[0]);
+	else if (ops->max >= 0 && n > ops->max)
+		rc = usage_error(c, "too many arguments: unexpected '%s'", argv[ops->max]);
+	else
+		return -1;
+	/* eval "$(kpy load NAME --sh)" must fail too */
+	if (cmd_has(a, OPT_SH))
+		printf("false\n");
+	return rc;
 }
 
 static void on_signal(int sig)
@@ -199,7 +341,9 @@ static void on_signal(int sig)
 int main(int argc, char **argv)
 {
 	const struct cmd *c;
+	struct cmd_args a;
 	struct sigaction sa;
+	int rc;
 
 	if (argc < 2) {
 		fputs("kpy: no command given\n", stderr);
@@ -226,15 +370,17 @@ int main(int argc, char **argv)
 	}
 	if ((c = find(argv[1])) == NULL)
 		return unknown_command(argv[1]);
-	/* Ctrl-C during save, load or export: stop at the next file and clean up */
-	if (c->fn == cmd_save || c->fn == cmd_load || c->fn == cmd_export || c->fn == cmd_run) {
+	if ((rc = parse(c, argc - 2, argv + 2, &a)) >= 0)
+		return rc;
+	/* Ctrl-C during save, load, export or run: stop at the next file and clean up */
+	if (c->flags & CMD_SIGNALS) {
 		memset(&sa, 0, sizeof(sa));
 		sa.sa_handler = on_signal;
 		sigaction(SIGINT, &sa, NULL);
 		sigaction(SIGTERM, &sa, NULL);
 		sigaction(SIGHUP, &sa, NULL);
 	}
-	return c->fn(argc - 1, argv + 1);
+	return c->fn(c, &a);
 }
 
 /* Every message goes out escaped: it may carry names and strings from archives. */
@@ -280,41 +426,15 @@ void say(const char *fmt, ...)
 	put_msg(msg);
 }
 
-int usage_error(const char *cmd, const char *fmt, ...)
+int usage_error(const struct cmd *c, const char *fmt, ...)
 {
-	const struct cmd *c = find(cmd);
 	char msg[2048];
 	va_list ap;
 
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
-	/* every command reports an unknown option with this very format (the parsers
-	 * of cmd_*.c need no change): add the closest option of that command */
-	if (strcmp(fmt, "unknown option '%s'") == 0) {
-		const char *opt, *s;
-		va_start(ap, fmt);
-		opt = va_arg(ap, const char *);
-		va_end(ap);
-		if ((s = suggest_option(cmd, opt)) != NULL) {
-			size_t len = strlen(msg);
-			snprintf(msg + len, sizeof(msg) - len, "; did you mean '%s'?", s);
-		}
-	}
 	put_msg(msg);
-	fprintf(stderr, "usage: kpy %s\n", c ? c->usage : cmd);
+	fprintf(stderr, "usage: kpy %s\n", c->usage);
 	return EXIT_USAGE;
-}
-
-int wants_help(const char *cmd, int argc, char **argv)
-{
-	for (int i = 1; i < argc; i++) {
-		if (strcmp(argv[i], "--") == 0)
-			break;
-		if (strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0) {
-			print_help(find(cmd));
-			return 1;
-		}
-	}
-	return 0;
 }

@@ -266,8 +266,9 @@ if [ -n "${VIRTUAL_ENV:-}" ] && ! declare -F deactivate > /dev/null &&
 fi
 
 # completion: commands; saved names (kpy list --names) for load, rm, export
-# and save; live names (kpy activate) for activate; config keys; scripts (*.py)
-# for run, and script env keys for rm --script.
+# and save; live names (kpy activate) for activate; config keys (kpy config
+# --keys: the binary's own table); scripts (*.py) for run, and script env keys
+# for rm --script.
 function __kpy_complete {
 	local __kpy_cur=${COMP_WORDS[COMP_CWORD]:-} __kpy_cmd=${COMP_WORDS[1]:-}
 	local __kpy_prev=${COMP_WORDS[COMP_CWORD-1]:-} __kpy_words="" __kpy_i __kpy_npos=0 __kpy_x
@@ -297,7 +298,7 @@ function __kpy_complete {
 		activate) __kpy_words="-l --sh --help" ;;
 		list) __kpy_words="--names --uv-cache --help" ;;
 		rm) __kpy_words="--uv-cache --script --help" ;;
-		config) __kpy_words="--unset --help" ;;
+		config) __kpy_words="--unset --keys --help" ;;
 		run)
 			[ "$__kpy_npos" -eq 0 ] || return 0 # the script's own options
 			__kpy_words="--prepare --help"
@@ -348,7 +349,7 @@ function __kpy_complete {
 		;;
 	config)
 		[ "$__kpy_npos" -eq 0 ] || return 0
-		__kpy_words="pipdir compute_hosts level"
+		__kpy_words=$("$__kpy_x" config --keys 2> /dev/null)
 		;;
 	help)
 		[ "$__kpy_npos" -eq 0 ] || return 0

@@ -145,6 +145,17 @@ quiet "$KPY" config --unset level
 ok "--unset removes only that line" bash -c '! grep -qi "^level" "$1" && grep -q "^; where archives go" "$1" && grep -q "^# my settings" "$1"' _ "$CFG"
 ok "  ... and the default is back" same "$("$KPY" config level)" 3
 ok "no temporary file left" same "$(ls -A "$XDG_CONFIG_HOME/kpy")" config.ini
+# the same through the binary with CRLF lines: only that one line changes
+printf '# mine\r\n[kpy]\r\n; the level\r\nLevel = 7\r\ncompute_hosts = cn*\r\n\r\n[Other]\r\nMixedCase = Keep Me\r\n' > "$CFG"
+cp "$CFG" "$T/crlf.before"
+quiet "$KPY" config level 5
+sed 's/^Level = 7\r$/level = 5\r/' "$T/crlf.before" > "$T/crlf.want"
+ok "CRLF file: config level 5 changes only that line, keeping CRLF" cmp "$CFG" "$T/crlf.want"
+ok "  ... and it takes effect" same "$("$KPY" config level)" 5
+quiet "$KPY" config --unset level
+grep -v '^Level = 7' "$T/crlf.before" > "$T/crlf.want"
+ok "CRLF file: --unset level removes only that line" cmp "$CFG" "$T/crlf.want"
+ok "  ... [Other] keeps its MixedCase key" grep -q "^MixedCase = Keep Me"$'\r'"\$" "$CFG"
 mkdir -p "$T/dotfiles"
 printf '[kpy]\nlevel = 4\n' > "$T/dotfiles/kpy.ini"
 ln -sf "$T/dotfiles/kpy.ini" "$CFG"

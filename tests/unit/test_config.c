@@ -311,3 +311,27 @@ Test(config, envp_lookup)
 	cr_assert_null(kpy_envp_get("C", env));
 	cr_assert_null(kpy_envp_get("A", NULL));
 }
+
+Test(config, one_table_of_keys)
+{
+	struct kpy_config c;
+	struct kpy_err e = KPY_ERR_INIT;
+	int n = 0;
+
+	cr_assert_eq(kpy_config_load(&c, &e), 0, "%s", e.msg);
+	cr_assert_eq(kpy_config_check_key("nosuchkey", &e), -1);
+	for (; kpy_config_table[n].name != NULL; n++) {
+		const struct kpy_config_key *k = &kpy_config_table[n];
+		char *v = kpy_config_value(&c, k->name);
+		cr_assert_str_eq(kpy_config_keys[n], k->name, "kpy_config_keys[%d]", n);
+		cr_assert(k->about != NULL && k->about[0] && k->dflt != NULL && k->dflt[0], "%s", k->name);
+		cr_assert(kpy_config_known(k->name), "%s", k->name);
+		cr_assert(v != NULL, "no value for %s", k->name);
+		cr_assert(strstr(e.msg, k->name) != NULL, "the unknown-key message lacks %s: %s", k->name, e.msg);
+		free(v);
+	}
+	cr_assert_null(kpy_config_keys[n]);
+	cr_assert_gt(n, 0);
+	cr_assert_null(kpy_config_value(&c, "nosuchkey"));
+	kpy_config_free(&c);
+}
