@@ -75,22 +75,3 @@ void kpy_buf_free(struct kpy_buf *b)
 	b->len = b->cap = 0;
 	b->oom = 0;
 }
-
-void *kpy_grow(void *v, size_t *cap, size_t n, size_t size, size_t min)
-{
-	size_t ncap;
-	void *nv;
-
-	if (n < *cap)
-		return v;
-	ncap = *cap ? *cap : (min ? min : 1);
-	while (ncap <= n) {
-		if (ncap > SIZE_MAX / 2)
-			return NULL;
-		ncap *= 2;
-	}
-	if (ncap > SIZE_MAX / size || (nv = realloc(v, ncap * size)) == NULL)
-		return NULL;
-	*cap = ncap;
-	return nv;
-}

@@ -3,6 +3,8 @@
 #define KPY_BUF_H
 
 #include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
 
 /* Zero it (KPY_BUF_INIT) before use. p is NUL-terminated once anything was added; a
  * failed allocation sticks (oom set, later adds do nothing) so callers check once at
@@ -21,7 +23,25 @@ void kpy_buf_free(struct kpy_buf *b);
 
 /* The array V (elements of SIZE bytes, *CAP of them) with room for index N: V itself
  * when it has it, else V grown by doubling (from MIN elements) and *CAP updated. NULL
- * when out of memory, V and *CAP then unchanged (V still the caller's to free). */
-void *kpy_grow(void *v, size_t *cap, size_t n, size_t size, size_t min);
+ * when out of memory, V and *CAP then unchanged (V still the caller's to free).
+ * Inline, so that static analyzers follow the realloc into the callers. */
+static inline void *kpy_grow(void *v, size_t *cap, size_t n, size_t size, size_t min)
+{
+	size_t ncap;
+	void *nv;
+
+	if (n < *cap)
+		return v;
+	ncap = *cap ? *cap : (min ? min : 1);
+	while (ncap <= n) {
+		if (ncap > SIZE_MAX / 2)
+			return NULL;
+		ncap *= 2;
+	}
+	if (ncap > SIZE_MAX / size || (nv = realloc(v, ncap * size)) == NULL)
+		return NULL;
+	*cap = ncap;
+	return nv;
+}
 
 #endif

@@ -97,18 +97,23 @@ int cmd_config(const struct cmd *self, const struct cmd_args *a)
 	return 0;
 }
 
-/* For the shell code itself, not for users: the offline variables as export lines
- * (--offline; the shell function runs it on compute nodes), or the wheelhouse path
- * (--wheelhouse; the pip wrapper's --find-links), so that kpy.bash holds no copy of
- * the offline table (kpy/offline.c). Exit status 1 when there is no wheelhouse. */
-static int bash_internal(const char *what)
+/* For the shell code itself, not for users, so that kpy.bash holds no copy of the
+ * offline table (kpy/offline.c) or of the compute-node rule (on_compute):
+ * --offline: on a compute node, the offline variables as export lines (nothing
+ * elsewhere); --on-compute: exit status 0 on a compute node, 1 elsewhere (the pip
+ * wrapper's --no-index); --wheelhouse: the path (the pip wrapper's --find-links),
+ * exit status 1 when there is none. */
+static int bash_internal(enum cmd_opt_id what)
 {
 	struct kpy_err e = KPY_ERR_INIT;
 	struct kpy_config cfg = { 0 };
 	int ok = kpy_config_load(&cfg, &e) == 0, rc = 0;
 
-	if (strcmp(what, "--offline") == 0) {
-		print_offline_exports(ok ? &cfg : NULL);
+	if (what == OPT_ON_COMPUTE) {
+		rc = ok && on_compute(&cfg) ? 0 : 1;
+	} else if (what == OPT_OFFLINE) {
+		if (ok && on_compute(&cfg))
+			print_offline_exports(&cfg);
 	} else {
 		char *wheels = ok ? kpy_wheelhouse(cfg.pipdir) : NULL;
 
@@ -128,10 +133,9 @@ int cmd_bash(const struct cmd *cmd, const struct cmd_args *a)
 	ssize_t n;
 
 	(void)cmd;
-	if (cmd_has(a, OPT_OFFLINE))
-		return bash_internal("--offline");
-	if (cmd_has(a, OPT_WHEELHOUSE))
-		return bash_internal("--wheelhouse");
+	for (enum cmd_opt_id o = OPT_OFFLINE; o <= OPT_ON_COMPUTE; o++)
+		if (cmd_has(a, o))
+			return bash_internal(o);
 	n = readlink("/proc/self/exe", self, sizeof(self) - 1);
 	if (n <= 0)
 		snprintf(self, sizeof(self), "kpy");

@@ -322,12 +322,15 @@ static int line_kind(const char *s, const char *end, const char *key, const char
 char *kpy_config_edit(const char *text, size_t len, const char *key, const char *value,
 		      size_t *outlen)
 {
-	const char *end = text + len, *eol = "\n", *nl, *sec;
+	const char *end, *eol = "\n", *nl, *sec;
 	size_t seclen, ins = (size_t)-1; /* where to add the key: after this output offset */
 	struct kpy_buf b = KPY_BUF_INIT;
 	int in_kpy = 1, any_section = 0, seen_kpy = 0, done = value == NULL, kind;
 
-	if ((nl = memchr(text, '\n', len)) != NULL && nl > text && nl[-1] == '\r')
+	if (text == NULL)
+		text = "", len = 0;
+	end = text + len;
+	if (len > 0 && (nl = memchr(text, '\n', len)) != NULL && nl > text && nl[-1] == '\r')
 		eol = "\r\n";
 	kpy_buf_add(&b, "", 0);
 	for (const char *p = text; p < end; ) {
@@ -405,6 +408,8 @@ static int read_all(const char *path, char **text, size_t *len, struct kpy_err *
 		*len = 0;
 		return 0;
 	}
+	if (*text == NULL)
+		return kpy_err_set(e, KPY_EFAIL, "cannot read %s", path);
 	if (truncated) {
 		free(*text);
 		*text = NULL;
@@ -464,7 +469,7 @@ int kpy_config_set(const char *key, const char *value, struct kpy_err *e)
 		kpy_err_set(e, KPY_EFAIL, "out of memory");
 		goto fail;
 	}
-	if (value == NULL && outlen == len && memcmp(out, text, len) == 0)
+	if (value == NULL && text != NULL && outlen == len && memcmp(out, text, len) == 0)
 		rv = 0; /* nothing to remove */
 	else
 		rv = kpy_write_file(AT_FDCWD, path, out, outlen, mode, KPY_PUBLISH_SYNC | KPY_PUBLISH_KEEPMODE, e);

@@ -687,7 +687,6 @@ int kpy_archive_save(const char *src_in, const char *dest, const struct kpy_save
 		}
 	}
 	/* without force, an archive saved meanwhile by someone else is not replaced */
-	fd = -1;
 	if (kpy_tmpfile_publish(&tf, KPY_PUBLISH_SYNC | (o->force ? 0 : KPY_PUBLISH_NOREPLACE), e) < 0)
 		goto out;
 

@@ -46,10 +46,12 @@ static const struct cmd_opt config_opts[] = {
 	{ "--keys", NULL, OPT_KEYS, NULL, &(const struct cmd_operands){ 0, 0, NULL } },
 	{ NULL, NULL, 0, NULL, NULL },
 };
-/* for the shell code itself: the offline export lines, the wheelhouse (cmd_misc.c) */
+/* for the shell code itself: the offline export lines, the wheelhouse, whether this
+ * is a compute node (cmd_misc.c) */
 static const struct cmd_opt bash_opts[] = {
 	{ "--offline", NULL, OPT_OFFLINE, NULL, NULL },
 	{ "--wheelhouse", NULL, OPT_WHEELHOUSE, NULL, NULL },
+	{ "--on-compute", NULL, OPT_ON_COMPUTE, NULL, NULL },
 	{ NULL, NULL, 0, NULL, NULL },
 };
 

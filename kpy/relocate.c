@@ -618,7 +618,6 @@ int kpy_relocate_file(const char *root, const char *rel, const struct kpy_reloc 
 	}
 	struct timespec ts[2] = { st.st_atim, st.st_mtim };
 	futimens(tfd, ts);
-	tfd = -1;
 	if (kpy_tmpfile_publish(&t, 0, &te) < 0) {
 		kpy_err_set(e, te.code, "cannot rewrite %s/%s (%s)", root, name, te.msg);
 		goto out;

@@ -151,17 +151,21 @@ int kpy_store_list(const char *pipdir, const char *kind, int manifests,
 
 		if (l <= strlen(SUFFIX) || strcmp(de->d_name + l - strlen(SUFFIX), SUFFIX) != 0)
 			continue;
-		struct kpy_saved *nv = kpy_grow(v, &cap, cnt, sizeof(*v), 16);
-		if (nv == NULL)
+		char *name = strndup(de->d_name, l - strlen(SUFFIX));
+		if (name == NULL)
 			goto oom;
-		v = nv;
-		memset(&v[cnt], 0, sizeof(v[cnt]));
-		if ((v[cnt].name = strndup(de->d_name, l - strlen(SUFFIX))) == NULL)
-			goto oom;
-		if (kpy_name_check(v[cnt].name, "name", &ignore) < 0) {
-			free(v[cnt].name);
+		if (kpy_name_check(name, "name", &ignore) < 0) {
+			free(name);
 			continue; /* temporary files and foreign names are not saved envs */
 		}
+		struct kpy_saved *nv = kpy_grow(v, &cap, cnt, sizeof(*v), 16);
+		if (nv == NULL) {
+			free(name);
+			goto oom;
+		}
+		v = nv;
+		memset(&v[cnt], 0, sizeof(v[cnt]));
+		v[cnt].name = name;
 		if (asprintf(&path, "%s/%s", dir, de->d_name) < 0) {
 			path = NULL;
 			free(v[cnt].name);

@@ -34,10 +34,10 @@ function __kpy_strip {
 
 # __kpy_offline: on a compute node make every pip and uv offline, as the
 # plugin does (python -m pip, scripts and uv do not go through the wrapper).
-# The export lines come from the binary (kpy bash --offline, not for users):
-# one table of variables for the plugin, kpy load --sh, kpy run and this.
+# The export lines come from the binary (kpy bash --offline, not for users),
+# which prints them only on a compute node: one table of variables and one
+# compute-node rule for the plugin, kpy load --sh, kpy run and this.
 function __kpy_offline {
-	__kpy_on_compute || return 0
 	local __kpy_code __kpy_x
 	__kpy_exe
 	__kpy_code=$("$__kpy_x" bash --offline 2> /dev/null) || return 0
@@ -89,23 +89,14 @@ function kpy {
 	return "$__kpy_rc"
 }
 
-# __kpy_on_compute: true inside a Slurm job (SLURM_JOB_ID set) or when this
-# host matches one of the fnmatch patterns of `kpy config compute_hosts`.
+# __kpy_on_compute: true inside a Slurm job or on a host matching one of the
+# patterns of `kpy config compute_hosts`: the binary decides (kpy bash
+# --on-compute, not for users), as it does for kpy load --sh and kpy run.
 function __kpy_on_compute {
-	[ -n "${SLURM_JOB_ID:-}" ] && return 0
-	local __kpy_hosts __kpy_pat __kpy_h=${HOSTNAME:-} __kpy_x
-	local -a __kpy_pats=()
+	[ -n "${SLURM_JOB_ID:-}" ] && return 0 # the common case, without a fork
+	local __kpy_x
 	__kpy_exe
-	__kpy_hosts=$("$__kpy_x" config compute_hosts 2> /dev/null) || return 1
-	[ -n "$__kpy_hosts" ] && [ -n "$__kpy_h" ] || return 1
-	read -r -a __kpy_pats <<< "$__kpy_hosts"
-	for __kpy_pat in "${__kpy_pats[@]}"; do
-		# shellcheck disable=SC2053
-		if [[ $__kpy_h == $__kpy_pat || ${__kpy_h%%.*} == $__kpy_pat ]]; then
-			return 0
-		fi
-	done
-	return 1
+	"$__kpy_x" bash --on-compute 2> /dev/null
 }
 
 # __kpy_pip PIP ARGS...: run PIP (the active venv's pip, found in PATH) with
