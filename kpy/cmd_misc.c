@@ -127,6 +127,26 @@ static int bash_internal(enum cmd_opt_id what)
 	return fflush(stdout) == 0 ? rc : 1;
 }
 
+/* __kpy_options for the completion: each command's options from its table entry,
+ * short ones first, then --help; kpy bash's own (for the shell code) left out. */
+static void print_completion_options(void)
+{
+	fputs("function __kpy_options {\n\tcase $1 in\n", stdout);
+	for (const struct cmd *c = kpy_cmds; c->name; c++) {
+		if (c->opts == NULL)
+			continue;
+		printf("\t%s) echo \"", c->name);
+		for (int pass = 0; pass < 2; pass++)
+			for (const struct cmd_opt *o = c->opts; o->lng != NULL || o->shrt != NULL; o++) {
+				const char *w = pass == 0 ? o->shrt : o->lng;
+				if (w != NULL && o->id < OPT_OFFLINE)
+					printf("%s ", w);
+			}
+		puts("--help\" ;;");
+	}
+	fputs("\t*) echo \"--help\" ;;\n\tesac\n}\n", stdout);
+}
+
 int cmd_bash(const struct cmd *cmd, const struct cmd_args *a)
 {
 	char self[PATH_MAX];
@@ -141,21 +161,34 @@ int cmd_bash(const struct cmd *cmd, const struct cmd_args *a)
 		snprintf(self, sizeof(self), "kpy");
 	else
 		self[n] = '\0';
-	/* the code names this binary, so the function works before kpy is in PATH */
+	/* the code names this binary, so the function works before kpy is in PATH, and
+	 * takes the commands and their options from the command table */
 	for (const char *p = kpy_shell_code; *p; ) {
-		const char *at = strstr(p, "@KPY@");
+		const char *at = strchr(p, '@');
 		if (at == NULL) {
 			fputs(p, stdout);
 			break;
 		}
 		fwrite(p, 1, (size_t)(at - p), stdout);
-		/* @KPY@ stands inside double quotes: escape what is special there */
-		for (const char *c = self; *c; c++) {
-			if (strchr("$`\"\\", *c))
-				putchar('\\');
-			putchar(*c);
+		if (strncmp(at, "@KPY@", 5) == 0) {
+			/* @KPY@ stands inside double quotes: escape what is special there */
+			for (const char *c = self; *c; c++) {
+				if (strchr("$`\"\\", *c))
+					putchar('\\');
+				putchar(*c);
+			}
+			p = at + 5;
+		} else if (strncmp(at, "@KPY_COMMANDS@", 14) == 0) {
+			for (const struct cmd *c = kpy_cmds; c->name; c++)
+				printf("%s%s", c == kpy_cmds ? "" : " ", c->name);
+			p = at + 14;
+		} else if (strncmp(at, "@KPY_OPTIONS@", 13) == 0) {
+			print_completion_options();
+			p = at + 13;
+		} else {
+			putchar('@');
+			p = at + 1;
 		}
-		p = at + 5;
 	}
 	return fflush(stdout) == 0 ? 0 : 1;
 }

@@ -260,13 +260,17 @@ fi
 # and save; live names (kpy activate) for activate; config keys (kpy config
 # --keys: the binary's own table); scripts (*.py) for run, and script env keys
 # for rm --script.
+# __kpy_options CMD: the options of the command CMD, from the binary's command
+# table (kpy bash writes this function).
+@KPY_OPTIONS@
+
 function __kpy_complete {
 	local __kpy_cur=${COMP_WORDS[COMP_CWORD]:-} __kpy_cmd=${COMP_WORDS[1]:-}
 	local __kpy_prev=${COMP_WORDS[COMP_CWORD-1]:-} __kpy_words="" __kpy_i __kpy_npos=0 __kpy_x
 	COMPREPLY=()
 	__kpy_exe
 	if [ "$COMP_CWORD" -le 1 ]; then
-		__kpy_words="create save load activate unload list rm export config run bash help --help --version"
+		__kpy_words="@KPY_COMMANDS@ help --help --version"
 		mapfile -t COMPREPLY < <(compgen -W "$__kpy_words" -- "$__kpy_cur")
 		return 0
 	fi
@@ -283,19 +287,9 @@ function __kpy_complete {
 	done
 	case $__kpy_cur in
 	-*)
-		case $__kpy_cmd in
-		save) __kpy_words="-f --uv-cache --help" ;;
-		load) __kpy_words="--as -f --sh --uv-cache --help" ;;
-		activate) __kpy_words="-l --sh --help" ;;
-		list) __kpy_words="--names --uv-cache --help" ;;
-		rm) __kpy_words="--uv-cache --script --help" ;;
-		config) __kpy_words="--unset --keys --help" ;;
-		run)
-			[ "$__kpy_npos" -eq 0 ] || return 0 # the script's own options
-			__kpy_words="--prepare --help"
-			;;
-		*) __kpy_words="--help" ;;
-		esac
+		# the script's own options
+		[ "$__kpy_cmd" != run ] || [ "$__kpy_npos" -eq 0 ] || return 0
+		__kpy_words=$(__kpy_options "$__kpy_cmd")
 		mapfile -t COMPREPLY < <(compgen -W "$__kpy_words" -- "$__kpy_cur")
 		return 0
 		;;
@@ -344,7 +338,7 @@ function __kpy_complete {
 		;;
 	help)
 		[ "$__kpy_npos" -eq 0 ] || return 0
-		__kpy_words="create save load activate unload list rm export config run bash help"
+		__kpy_words="@KPY_COMMANDS@ help"
 		;;
 	run)
 		# the script: *.py files and directories; after it, its arguments: files

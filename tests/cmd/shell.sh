@@ -285,6 +285,9 @@ c kpy help cr
 c kpy unl
 c kpy unload ''
 c kpy load -
+c kpy save --
+c kpy run x.py --
+c kpy bash --
 EOF
 ok "completion: the script ran" test $? -eq 0
 ok "completion registered for kpy" grep -q '__kpy_complete' "$T/comp.out"
@@ -303,6 +306,12 @@ ok "completion: help COMMAND" same "$(outline comp 12)" "create"
 ok "completion: unload" same "$(outline comp 13)" "unload"
 ok "completion: unload offers live names" same "$(outline comp 14)" "e2 l1 s1"
 ok "completion: load -f --sh" bash -c 'grep -qw -- "-f" <<< "$1" && grep -qw -- "--sh" <<< "$1"' _ "$(outline comp 15)"
+# the options come from the command table, not from a list in the shell code
+ok "completion: save's long options, --force included" same "$(outline comp 16)" "--force --uv-cache --help"
+ok "completion: nothing of kpy's after kpy run SCRIPT" same "$(outline comp 17)" ""
+ok "completion: kpy bash's internal options are not offered" same "$(outline comp 18)" "--help"
+ok "completion: the shell code holds no option list of its own" \
+	bash -c '! grep -q -- "--uv-cache --help" "$1/shell/kpy.bash"' _ "$KPY_SRCDIR"
 ok "nothing called a Slurm command" test ! -e "$T/slurm-called"
 
 done_testing
