@@ -259,8 +259,8 @@ int cmd_create(const struct cmd *self, const struct cmd_args *a)
 		goto out;
 	if (name == NULL && (name = placeholder = kpy_live_placeholder(root, &e)) == NULL)
 		goto out;
-	if (asprintf(&path, "%s/%s", root, name) < 0) {
-		path = NULL;
+	if ((path = kpy_live_path(root, KPY_KIND_VENV, name)) == NULL) {
+		kpy_err_set(&e, KPY_EFAIL, "out of memory");
 		goto out;
 	}
 	if (lstat(path, &st) == 0) {
@@ -760,8 +760,8 @@ int cmd_activate(const struct cmd *self, const struct cmd_args *a)
 	}
 	if (kpy_name_check(name, "environment name", &e) < 0)
 		goto out;
-	if (asprintf(&path, "%s/%s", root, name) < 0) {
-		path = NULL;
+	if ((path = kpy_live_path(root, KPY_KIND_VENV, name)) == NULL) {
+		kpy_err_set(&e, KPY_EFAIL, "out of memory");
 		goto out;
 	}
 	snprintf(act, sizeof(act), "%s/bin/activate", path);
