@@ -5,17 +5,6 @@
 # mean" from each command's own options, and the config keys from their one table.
 . "$KPY_SRCDIR/tests/lib/common.sh"
 
-# run CMD...: stdout to $T/out, stderr to $T/err, exit code in $rc
-run() { "$@" > "$T/out" 2> "$T/err"; rc=$?; }
-# says CODE TEXT CMD...: CMD exits CODE and its stderr holds the fixed string TEXT
-says() {
-	local code=$1 text=$2; shift 2
-	run "$@"
-	[ "$rc" -eq "$code" ] || { diag "expected exit $code, got $rc from: $*"; sed 's/^/#   /' "$T/err"; return 1; }
-	grep -qF -- "$text" "$T/err" || { diag "stderr of '$*' lacks [$text]:"; sed 's/^/#   /' "$T/err"; return 1; }
-}
-# lacks TEXT: the last stderr does not hold TEXT
-lacks() { ! grep -qF -- "$1" "$T/err" || { diag "stderr holds [$1]:"; sed 's/^/#   /' "$T/err"; return 1; }; }
 # usage_line CMD: the last stderr ends with CMD's usage line
 usage_line() { tail -n 1 "$T/err" | grep -q "^usage: kpy $1" || { diag "no 'usage: kpy $1' line:"; sed 's/^/#   /' "$T/err"; return 1; }; }
 

@@ -4,8 +4,6 @@
 . "$KPY_SRCDIR/tests/lib/common.sh"
 
 CMDS="create save load activate list rm export config bash"
-# run CMD...: stdout to $T/out, stderr to $T/err, exit code in $rc
-run() { "$@" > "$T/out" 2> "$T/err"; rc=$?; }
 # usage_error ARGS...: kpy ARGS exits 2, stdout empty, stderr starts with "kpy: "
 usage_error() {
 	run "$KPY" "$@"

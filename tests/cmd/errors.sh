@@ -6,17 +6,6 @@
 . "$KPY_SRCDIR/tests/lib/common.sh"
 
 need_venv_tools
-# run CMD...: stdout to $T/out, stderr to $T/err, exit code in $rc
-run() { "$@" > "$T/out" 2> "$T/err"; rc=$?; }
-# says CODE TEXT CMD...: CMD exits CODE and its stderr holds the fixed string TEXT
-says() {
-	local code=$1 text=$2; shift 2
-	run "$@"
-	[ "$rc" -eq "$code" ] || { diag "expected exit $code, got $rc from: $*"; sed 's/^/#   /' "$T/err"; return 1; }
-	grep -qF -- "$text" "$T/err" || { diag "stderr of '$*' lacks [$text]:"; sed 's/^/#   /' "$T/err"; return 1; }
-}
-# lacks TEXT: the last stderr does not hold TEXT
-lacks() { ! grep -qF -- "$1" "$T/err" || { diag "stderr holds [$1]:"; sed 's/^/#   /' "$T/err"; return 1; }; }
 CFG=$XDG_CONFIG_HOME/kpy/config.ini
 
 "$KPY_TEST_PYTHON" -m venv --without-pip "$T/v"
@@ -233,8 +222,6 @@ if [ "$(id -u)" -eq 0 ]; then
 fi
 
 # --- the core states facts, the command adds its one remedy ----------------------------
-# once: TEXT appears exactly once in the last stderr
-once() { [ "$(grep -oF -- "$1" "$T/err" | wc -l)" -eq 1 ] || { diag "[$1] not exactly once:"; sed 's/^/#   /' "$T/err"; return 1; }; }
 ok "save over a saved name: the fact, then the command's remedy" \
 	says 1 "science.tar.zst already exists: use 'kpy save -f science' to replace it" env VIRTUAL_ENV="$T/v" "$KPY" save science
 ok "  ... one remedy" once "kpy save -f"

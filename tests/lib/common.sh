@@ -39,6 +39,20 @@ mkdir -p "$HOME" "$TMPDIR"
 # mkwheel DIR NAME [VERSION]: build a small wheel with a console script NAME.
 mkwheel() { "$KPY_TEST_PYTHON" "$KPY_SRCDIR/tests/lib/mkwheel.py" "$@"; }
 
+# run CMD...: stdout to $T/out, stderr to $T/err, exit code in $rc
+run() { "$@" > "$T/out" 2> "$T/err"; rc=$?; }
+# says CODE TEXT CMD...: CMD exits CODE and its stderr holds the fixed string TEXT
+says() {
+	local code=$1 text=$2; shift 2
+	run "$@"
+	[ "$rc" -eq "$code" ] || { diag "expected exit $code, got $rc from: $*"; sed 's/^/#   /' "$T/err"; return 1; }
+	grep -qF -- "$text" "$T/err" || { diag "stderr of '$*' lacks [$text]:"; sed 's/^/#   /' "$T/err"; return 1; }
+}
+# lacks TEXT: the last stderr does not hold TEXT
+lacks() { ! grep -qF -- "$1" "$T/err" || { diag "stderr holds [$1]:"; sed 's/^/#   /' "$T/err"; return 1; }; }
+# once TEXT: the last stderr holds TEXT exactly once
+once() { [ "$(grep -oF -- "$1" "$T/err" | wc -l)" -eq 1 ] || { diag "[$1] not exactly once:"; sed 's/^/#   /' "$T/err"; return 1; }; }
+
 # expect_fail CODE PATTERN COMMAND...: COMMAND exits CODE and its stderr matches PATTERN.
 expect_fail() {
 	local code=$1 pat=$2 rc; shift 2
