@@ -668,6 +668,8 @@ int kpy_archive_save(const char *src_in, const char *dest, const struct kpy_save
 		}
 		if (add_entry(&s, &w.v[i]) < 0)
 			goto out;
+		if (kpy_zw_failed(zw))
+			break; /* a full disk: kpy_zw_close below says so */
 	}
 	if ((reloc = join_lines(s.mention, s.nmention, &rlen)) == NULL) {
 		kpy_err_set(e, KPY_EFAIL, "out of memory");

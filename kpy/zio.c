@@ -45,9 +45,22 @@ static int zw_push(struct archive *a, struct kpy_zw *zw, const void *buf, size_t
 	}
 }
 
+/* A failed write is kept in zw->err (kpy_zw_failed, kpy_zw_close report it) and the
+ * bytes are taken as written: an archive whose writer failed goes fatal, and
+ * libarchive 3.6 then frees it without closing its client filter, leaking that
+ * filter's state (valgrind showed it for a save into a full pipdir). */
 static la_ssize_t zw_write(struct archive *a, void *data, const void *buf, size_t len)
 {
-	return zw_push(a, data, buf, len, ZSTD_e_continue) < 0 ? -1 : (la_ssize_t)len;
+	struct kpy_zw *zw = data;
+
+	if (zw->err == 0)
+		zw_push(a, zw, buf, len, ZSTD_e_continue);
+	return (la_ssize_t)len;
+}
+
+int kpy_zw_failed(const struct kpy_zw *zw)
+{
+	return zw->err != 0;
 }
 
 static int zw_close(struct archive *a, void *data)

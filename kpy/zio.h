@@ -16,6 +16,9 @@ int kpy_zw_open(struct archive *a, int fd, int level, int threads, struct kpy_zw
  * ignores what its client's close callback returns, so a write that fails while the
  * last frame is ended (a full disk) is only seen here. -1 with the error for PATH. */
 int kpy_zw_close(struct archive *a, struct kpy_zw *zw, const char *path, struct kpy_err *e);
+/* 1 once a write to the fd (or zstd) has failed: stop adding entries and let
+ * kpy_zw_close say why. */
+int kpy_zw_failed(const struct kpy_zw *zw);
 
 /* Reader: zio decompresses FD, libarchive reads tar from it. */
 struct kpy_zr {
