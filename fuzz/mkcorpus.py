@@ -44,7 +44,7 @@ def make_tar(entries, fmt=tarfile.PAX_FORMAT, man=None, reloc=b""):
     counted = [e for e in entries if e[0].name not in (".kpy/packages",)]
     with tarfile.open(fileobj=buf, mode="w", format=fmt) as t:
         m = man if man is not None else manifest(len(counted))
-        ti, _ = member(".kpy/manifest.cfg", data=m)
+        ti, _ = member(".kpy/manifest.ini", data=m)
         t.addfile(ti, io.BytesIO(m))
         for ti, data in entries:
             t.addfile(ti, io.BytesIO(data) if ti.type in (tarfile.REGTYPE, tarfile.AREGTYPE) else None)
@@ -120,10 +120,10 @@ def hostile():
     add("no-python", [], man=manifest(6).replace(PY.encode(), b"/nonexistent/python3"))
     # a pax header that renames the entry after the fact
     t = make_tar(b)
-    out.append(("manifest-second", make_tar([member(".kpy/manifest.cfg", data=manifest(6))] + b)))
+    out.append(("manifest-second", make_tar([member(".kpy/manifest.ini", data=manifest(6))] + b)))
     out.append(("truncated-tar", t[: len(t) // 2]))
     # a manifest entry whose header claims a huge size
-    ti, _ = member(".kpy/manifest.cfg", size=0o77777777777)
+    ti, _ = member(".kpy/manifest.ini", size=0o77777777777)
     hdr = ti.tobuf(tarfile.USTAR_FORMAT)
     out.append(("huge-size", hdr + manifest(6) + b"\0" * 1024))
     return out
@@ -213,7 +213,7 @@ def main():
         write(a, name + ".tar.zst", zst(dict(hostile())[name]))
     m = os.path.join(out, "fuzz_manifest")
     shutil.rmtree(m, ignore_errors=True)
-    real_man = tarfile.open(fileobj=io.BytesIO(raw)).extractfile(".kpy/manifest.cfg").read()
+    real_man = tarfile.open(fileobj=io.BytesIO(raw)).extractfile(".kpy/manifest.ini").read()
     write(m, "from-real", real_man)
     for name, text in manifests():
         write(m, name, text.encode())

@@ -101,7 +101,9 @@ int print_script_envs(void);
 int rm_script_envs(int argc, char **argv);
 struct kpy_config;
 /* In a job, or on a host matching a compute_hosts pattern: pip and uv go offline. */
-int on_compute(const struct kpy_config *cfg);
+int on_compute(const struct kpy_config *cfg); /* CFG NULL (unreadable): in a job only */
+/* On a compute node, the export lines of the offline variables (none elsewhere). */
+void print_offline(void);
 /* POSIX shell code on stdout exporting the offline variables (kpy_offline_vars) with
  * CFG's wheelhouse; CFG NULL (no configuration): only those with fixed values. */
 void print_offline_exports(const struct kpy_config *cfg);

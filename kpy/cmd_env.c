@@ -84,7 +84,7 @@ int on_compute(const struct kpy_config *cfg)
 
 	if (in_job())
 		return 1;
-	if (cfg->compute_hosts == NULL || gethostname(host, sizeof(host) - 1) < 0 || host[0] == '\0')
+	if (cfg == NULL || cfg->compute_hosts == NULL || gethostname(host, sizeof(host) - 1) < 0 || host[0] == '\0')
 		return 0;
 	if ((pats = strdup(cfg->compute_hosts)) == NULL)
 		return 0;
@@ -134,14 +134,14 @@ void print_offline_exports(const struct kpy_config *cfg)
 }
 
 /* On a compute node: POSIX shell code that makes every pip and uv offline, as the
- * plugin does. */
-static void print_offline(void)
+ * plugin does; with a broken configuration, the fixed variables inside a job. */
+void print_offline(void)
 {
 	struct kpy_err e = KPY_ERR_INIT;
 	struct kpy_config cfg = { 0 };
 	int cfg_ok = kpy_config_load(&cfg, &e) == 0;
 
-	if (cfg_ok ? on_compute(&cfg) : in_job())
+	if (on_compute(cfg_ok ? &cfg : NULL))
 		print_offline_exports(cfg_ok ? &cfg : NULL);
 	kpy_config_free(&cfg);
 }

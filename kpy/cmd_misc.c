@@ -110,10 +110,9 @@ static int bash_internal(enum cmd_opt_id what)
 	int ok = kpy_config_load(&cfg, &e) == 0, rc = 0;
 
 	if (what == OPT_ON_COMPUTE) {
-		rc = ok && on_compute(&cfg) ? 0 : 1;
+		rc = on_compute(ok ? &cfg : NULL) ? 0 : 1;
 	} else if (what == OPT_OFFLINE) {
-		if (ok && on_compute(&cfg))
-			print_offline_exports(&cfg);
+		print_offline();
 	} else {
 		char *wheels = ok ? kpy_wheelhouse(cfg.pipdir) : NULL;
 

@@ -19,8 +19,8 @@ static const struct {
 			 "or recreate the env with a Python this machine has", NULL },
 	{ KPY_EPIPDIR, "make it a directory you can use, or set another with 'kpy config pipdir PATH' "
 		       "(or KPY_PIPDIR=PATH for one command)", NULL },
-	{ KPY_ECONFIG, "fix it ('kpy config KEY VALUE' changes your own file; 'kpy config' shows every "
-		       "setting)", NULL },
+	{ KPY_ECONFIG, "fix it where it is set: a KPY_* variable (unset it), your own file ('kpy "
+		       "config KEY VALUE'), or the site file (ask your admin)", NULL },
 	{ KPY_ENOTVENV, "activate the env to save, or make one with 'kpy create'", NULL },
 	{ KPY_ENEWER, "upgrade kpy", NULL },
 	{ KPY_EBUSY, "save again when nothing writes to it (no pip or uv running there)", NULL },

@@ -6,7 +6,6 @@
 #include "kv.h"
 #include "publish.h"
 #include "relocate.h"
-#include "store.h"
 #include "tree.h"
 #include "zio.h"
 
@@ -705,8 +704,8 @@ int kpy_archive_save(const char *src_in, const char *dest, const struct kpy_save
 		else if (put_file_at(meta, KPY_MANIFEST_PATH + 5, mtext, mlen, warn) == 0 &&
 			 put_file_at(meta, KPY_PACKAGES_PATH + 5, pkgs, plen, warn) == 0) {
 			char old[PATH_MAX];
-			/* an env loaded from an older archive: one manifest, the new one */
-			if (kpy_pathf(old, sizeof(old), NULL, "%s/%s", src, KPY_MANIFEST_OLD_PATH) == 0)
+			/* one manifest in the env: not also one of the next name */
+			if (kpy_pathf(old, sizeof(old), NULL, "%s/%s", src, KPY_MANIFEST_NEXT_PATH) == 0)
 				unlink(old);
 			set_cfg_prompt(src, o->name, warn);
 		}
@@ -844,7 +843,7 @@ static int read_manifest(struct reader *r, struct kpy_manifest *m, struct kpy_er
 	if (rc != ARCHIVE_OK && rc != ARCHIVE_WARN)
 		return rc == ARCHIVE_EOF ? damaged(r, e, "it holds no entries") : read_failed(r, e);
 	if (archive_entry_pathname(ae) == NULL || (strcmp(archive_entry_pathname(ae), KPY_MANIFEST_PATH) != 0 &&
-						   strcmp(archive_entry_pathname(ae), KPY_MANIFEST_OLD_PATH) != 0))
+						   strcmp(archive_entry_pathname(ae), KPY_MANIFEST_NEXT_PATH) != 0))
 		return damaged(r, e, "its first entry is not " KPY_MANIFEST_PATH ", so kpy did not write it");
 	if (read_entry(r, ae, &text, &len, e) < 0)
 		return -1;
@@ -1060,7 +1059,7 @@ int kpy_archive_restore(const char *archive, const char *dest_in, const char *pr
 			seen_reloc = 1;
 			continue;
 		}
-		if (strcmp(name, KPY_MANIFEST_PATH) != 0 && strcmp(name, KPY_MANIFEST_OLD_PATH) != 0 &&
+		if (strcmp(name, KPY_MANIFEST_PATH) != 0 && strcmp(name, KPY_MANIFEST_NEXT_PATH) != 0 &&
 		    strcmp(name, KPY_PACKAGES_PATH) != 0)
 			files++;
 		archive_entry_set_pathname(ae, name);

@@ -436,7 +436,7 @@ int kpy_live_manifest(const char *env, struct kpy_manifest *m, struct kpy_err *e
 	if (kpy_pathf(path, sizeof(path), e, "%s/%s", env, KPY_MANIFEST_PATH) < 0)
 		return -1;
 	if ((text = slurp(path, 1 << 16, &len)) == NULL &&
-	    (kpy_pathf(path, sizeof(path), e, "%s/%s", env, KPY_MANIFEST_OLD_PATH) < 0 ||
+	    (kpy_pathf(path, sizeof(path), e, "%s/%s", env, KPY_MANIFEST_NEXT_PATH) < 0 ||
 	     (text = slurp(path, 1 << 16, &len)) == NULL))
 		return kpy_err_set(e, KPY_ENOENT, "%s was never saved or loaded by kpy", env);
 	rv = kpy_manifest_parse(text, len, m, e);

@@ -87,13 +87,14 @@ const struct cmd kpy_cmds[] = {
 	  "job without $SLURM_TMPDIR it goes to a directory of that job only. Without\n"
 	  "NAME, list the saved environments. In a job, kpy load that cannot activate\n"
 	  "the shell (no shell function, no --sh) exits with status 3.\n\n"
-	  "  --as NEW   load under another name (and prompt)\n"
-	  "  -f         reload: replace the loaded copy (changes in it are lost)\n"
-	  "  --sh       print shell code that activates it (and, on a compute node, makes\n"
-	  "             pip and uv offline), for scripts: eval \"$(kpy load NAME --sh)\"\n"
-	  "  --uv-cache restore the saved uv cache NAME instead, beside the live envs\n"
-	  "             (<live dir>/.uv/NAME, once per job), and (through the shell\n"
-	  "             function, or --sh) export UV_CACHE_DIR pointing at it\n",
+	  "  --as NEW     load under another name (and prompt)\n"
+	  "  -f, --force  reload: replace the loaded copy (changes in it are lost)\n"
+	  "  --sh         print shell code that activates it (and, on a compute node,\n"
+	  "               makes pip and uv offline), for scripts:\n"
+	  "               eval \"$(kpy load NAME --sh)\"\n"
+	  "  --uv-cache   restore the saved uv cache NAME instead, beside the live envs\n"
+	  "               (<live dir>/.uv/NAME, once per job), and (through the shell\n"
+	  "               function, or --sh) export UV_CACHE_DIR pointing at it\n",
 	  load_opts, { 0, 1, NULL }, CMD_SIGNALS, NULL },
 	{ "activate", cmd_activate, "activate [--sh] [NAME] | activate -l",
 	  "Activate the loaded or created environment NAME (through the shell function;\n"
@@ -115,8 +116,8 @@ const struct cmd kpy_cmds[] = {
 	  "any, the script environments of kpy run: key, Python, size, date, the script\n"
 	  "and the dependencies they were built for. Says so when the pipdir does not\n"
 	  "exist.\n\n"
-	  "  --names     print only the names, one a line (the environments')\n"
-	  "  --uv-cache  the uv caches only\n",
+	  "  --names, -q  print only the names, one a line (the environments')\n"
+	  "  --uv-cache   the uv caches only\n",
 	  list_opts, { 0, 0, NULL }, 0, NULL },
 	{ "rm", cmd_rm, "rm [--uv-cache] NAME | rm --script KEY...",
 	  "Delete the saved environment NAME (with --uv-cache: the saved uv cache NAME)\n"

@@ -1,4 +1,4 @@
-/* manifest.h: .kpy/manifest.cfg, the small description that leads every archive. */
+/* manifest.h: .kpy/manifest.ini, the small description that leads every archive. */
 #ifndef KPY_MANIFEST_H
 #define KPY_MANIFEST_H
 
@@ -6,10 +6,13 @@
 
 /* The first entry of an archive, and in a live env the save it holds: "key = value"
  * lines as in venv's pyvenv.cfg (kv.h), not INI: a value runs to the end of its line,
- * so a prefix may hold ';' or '#'. Older archives and envs have it under its old
- * name, which is read (never written) too. */
-#define KPY_MANIFEST_PATH ".kpy/manifest.cfg"
-#define KPY_MANIFEST_OLD_PATH ".kpy/manifest.ini"
+ * so a prefix may hold ';' or '#' (the file says so in its first line). Its name is
+ * to become .kpy/manifest.cfg, which matches what it is; this kpy reads both names
+ * but still writes the old one, so that the kpy and plugin of a cluster upgraded
+ * node by node (older readers take any other first entry for damage) keep reading
+ * what this one saves. The next release can write the new name. */
+#define KPY_MANIFEST_PATH ".kpy/manifest.ini"
+#define KPY_MANIFEST_NEXT_PATH ".kpy/manifest.cfg"
 #define KPY_PACKAGES_PATH ".kpy/packages"      /* *.dist-info names, one a line */
 #define KPY_RELOCATE_PATH ".kpy/relocate"      /* last entry: files mentioning prefix */
 

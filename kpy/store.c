@@ -101,7 +101,18 @@ char *kpy_store_find(const char *pipdir, const char *kind, const char *name, str
 	char what[40];
 
 	snprintf(what, sizeof(what), "%s name", kpy_store_noun(kind));
-	if (kpy_name_check(name, what, e) < 0 || kpy_store_check(pipdir, kind, 0, e) < 0)
+	if (kpy_name_check(name, what, e) < 0 || check_dir(pipdir, "pipdir", 0, e) < 0)
+		return NULL;
+	/* a pipdir without the archive directory of KIND: nothing of that kind saved */
+	char *dir = kpy_store_dir(pipdir, kind);
+	struct stat st;
+	int none = dir != NULL && stat(dir, &st) < 0 && errno == ENOENT;
+	free(dir);
+	if (none) {
+		kpy_store_missing(pipdir, kind, name, e);
+		return NULL;
+	}
+	if (kpy_store_check(pipdir, kind, 0, e) < 0)
 		return NULL;
 	if ((path = kpy_store_path(pipdir, kind, name)) == NULL) {
 		kpy_err_set(e, KPY_EFAIL, "out of memory");

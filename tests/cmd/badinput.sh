@@ -105,7 +105,7 @@ with tarfile.open(src) as t, tarfile.open(dst, "w", format=tarfile.PAX_FORMAT) a
             for ti, data in extra:
                 o.addfile(ti, io.BytesIO(data) if data is not None else None)
         f = t.extractfile(m) if m.isreg() else None
-        if name == ".kpy/manifest.cfg":
+        if name == ".kpy/manifest.ini":
             text = f.read().decode()
             text = re.sub(r"(?m)^(files\s*=\s*)(\d+)",
                           lambda g: g.group(1) + str(int(g.group(2)) + len(extra)), text)

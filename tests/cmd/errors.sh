@@ -161,7 +161,7 @@ with tarfile.open(src) as t, tarfile.open(dst, "w", format=tarfile.PAX_FORMAT) a
     for m in t.getmembers():
         f = t.extractfile(m) if m.isreg() else None
         name = m.name[2:] if m.name.startswith("./") else m.name
-        if name == ".kpy/manifest.cfg":
+        if name == ".kpy/manifest.ini":
             lines = f.read().decode().splitlines()
             out = []
             for l in lines:
@@ -234,5 +234,12 @@ ok "a bad level from KPY_LEVEL: the fact, then how to fix settings" \
 ok "saving a directory that is not a venv: what to do instead" \
 	says 1 "is not a virtual environment (no pyvenv.cfg): activate the env to save" env VIRTUAL_ENV="$T" "$KPY" save x
 ok "  ... one remedy" once "activate the env to save"
+
+mkdir -p "$T/emptypd"
+ok "a pipdir with nothing saved of that kind: not saved, not a bad pipdir" \
+	says 1 "no saved environment named 'x' in $T/emptypd" env KPY_PIPDIR="$T/emptypd" "$KPY" load x --sh
+ok "  ... no pipdir remedy" lacks "make it a directory"
+ok "a bad KPY_LEVEL: the remedy says where settings come from" \
+	says 1 "fix it where it is set: a KPY_* variable (unset it)" env KPY_LEVEL=99 "$KPY" list
 
 done_testing

@@ -75,7 +75,7 @@ ok "rm during a load: the archive is gone" test ! -e "$ARCH/webbig.tar.zst"
 rm -rf "${LIVE:?}/during"
 
 # --- hand-made archives -----------------------------------------------------------
-# forge OUT KIND: a tar.zst whose first entry is a valid .kpy/manifest.cfg, the
+# forge OUT KIND: a tar.zst whose first entry is a valid .kpy/manifest.ini, the
 # bulk taken from the real web archive, plus what KIND adds
 # built from a lean copy of web (pip and setuptools removed, hello kept): quick to
 # extract, so each hostile variant costs little

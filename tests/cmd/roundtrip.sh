@@ -71,13 +71,13 @@ ok "save snap writes the env path to KPY_ACTIVATE_FD" save_fd
 ok "archive is at pipdir/venv_archives/snap.tar.zst" test -f "$ARCH/snap.tar.zst"
 ok "tar --zstd reads the archive" quiet tar --zstd -tf "$ARCH/snap.tar.zst"
 tar --zstd -tf "$ARCH/snap.tar.zst" 2> /dev/null | sed 's|^\./||' > "$T/list"
-ok "first entry is .kpy/manifest.cfg" same "$(sed -n 1p "$T/list")" ".kpy/manifest.cfg"
+ok "first entry is .kpy/manifest.ini" same "$(sed -n 1p "$T/list")" ".kpy/manifest.ini"
 ok "second entry is .kpy/packages" same "$(sed -n 2p "$T/list")" ".kpy/packages"
 ok "last entry is .kpy/relocate" same "$(tail -n 1 "$T/list")" ".kpy/relocate"
 ok "archive holds bin/hello" grep -qx 'bin/hello' "$T/list"
 ok "archive names are relative" bash -c '! grep -q "^/" "$1"' _ "$T/list"
-tar --zstd -xOf "$ARCH/snap.tar.zst" .kpy/manifest.cfg > "$T/manifest" 2> /dev/null ||
-	tar --zstd -xOf "$ARCH/snap.tar.zst" ./.kpy/manifest.cfg > "$T/manifest" 2> /dev/null
+tar --zstd -xOf "$ARCH/snap.tar.zst" .kpy/manifest.ini > "$T/manifest" 2> /dev/null ||
+	tar --zstd -xOf "$ARCH/snap.tar.zst" ./.kpy/manifest.ini > "$T/manifest" 2> /dev/null
 mkey() { sed -n "s/^$1[[:space:]]*=[[:space:]]*//p" "$T/manifest"; }
 ok "manifest kind = venv" same "$(mkey kind)" venv
 ok "manifest name = snap" same "$(mkey name)" snap
@@ -89,7 +89,7 @@ ok "manifest base_python" same "$(mkey base_python)" "$(readlink -f "$LIVE/orig/
 ok "manifest has format, saved, kpy_version, files, bytes" bash -c \
 	'for k in format saved kpy_version files bytes; do grep -Eq "^$k *= *[^ ]" "$1" || exit 1; done' \
 	_ "$T/manifest"
-ok "the live env got .kpy/manifest.cfg" test -f "$LIVE/orig/.kpy/manifest.cfg"
+ok "the live env got .kpy/manifest.ini" test -f "$LIVE/orig/.kpy/manifest.ini"
 expected_packages() {
 	(cd "$1"/lib/python*/site-packages && printf '%s\n' *.dist-info) | LC_ALL=C sort
 }

@@ -59,9 +59,9 @@ ok "  ... the script ran in it" grep -q "^alpha 2.0 beta 1.0 .*/\.run/$(key alph
 ok "  ... saved as script_envs/py3.X-<16 hex of sha256 of the set>.tar.zst" test -f "$SE/$(key alpha).tar.zst"
 ok "  ... which says so" has "$T/a.err" "built the env of a.py"
 ok "  ... not among the named envs" bash -c '! ls "$1"/venv_archives/*.tar.zst 2> /dev/null' _ "$PIPDIR"
-manifest() { tar --zstd -xOf "$SE/$1.tar.zst" .kpy/manifest.cfg; }
+manifest() { tar --zstd -xOf "$SE/$1.tar.zst" .kpy/manifest.ini; }
 ok "  ... its manifest names the script and the dependencies" \
-	bash -c 'm=$(tar --zstd -xOf "$1" .kpy/manifest.cfg) && grep -qx "script = $2/a.py" <<< "$m" &&
+	bash -c 'm=$(tar --zstd -xOf "$1" .kpy/manifest.ini) && grep -qx "script = $2/a.py" <<< "$m" &&
 		grep -qx "requires = alpha" <<< "$m" && grep -qx "kind = venv" <<< "$m"' _ "$SE/$(key alpha).tar.zst" "$T/s"
 ok "a second run just runs (no build, no restore message)" \
 	bash -c '"$KPY" run a.py > "$T/a2.out" 2> "$T/a2.err" && grep -q "^alpha 2.0" "$T/a2.out" && ! test -s "$T/a2.err"'

@@ -314,4 +314,12 @@ ok "completion: the shell code holds no option list of its own" \
 	bash -c '! grep -q -- "--uv-cache --help" "$1/shell/kpy.bash"' _ "$KPY_SRCDIR"
 ok "nothing called a Slurm command" test ! -e "$T/slurm-called"
 
+# one compute-node rule: a broken configuration inside a job still means offline
+ok "in a job with a bad config, kpy bash --offline still exports the variables" \
+	bash -c 'SLURM_JOB_ID=77 KPY_LEVEL=99 "$1" bash --offline | grep -q "PIP_NO_INDEX=1"' _ "$KPY"
+ok "  ... and --on-compute says yes" env SLURM_JOB_ID=77 KPY_LEVEL=99 "$KPY" bash --on-compute
+ok "outside a job with no compute_hosts: --on-compute says no, --offline prints nothing" \
+	bash -c 'env -u SLURM_JOB_ID KPY_COMPUTE_HOSTS= "$1" bash --on-compute && exit 1
+		[ -z "$(env -u SLURM_JOB_ID KPY_COMPUTE_HOSTS= "$1" bash --offline)" ]' _ "$KPY"
+
 done_testing

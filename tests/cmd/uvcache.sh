@@ -68,7 +68,7 @@ ok "it names it" has "$T/q.out" "$HOME/.cache/uv"
 ok "a relative DIR (.) is saved under its clean absolute path" \
 	sh -c 'cd "$1" && "$2" save --uv-cache dot . 2>&1 | grep -q "saved the uv cache $1 to"' sh "$C" "$KPY"
 ok "  ... which its manifest records as the prefix" \
-	sh -c 'tar --zstd -xOf "$1" .kpy/manifest.cfg | grep -qx "prefix = $2"' sh "$UVA/dot.tar.zst" "$C"
+	sh -c 'tar --zstd -xOf "$1" .kpy/manifest.ini | grep -qx "prefix = $2"' sh "$UVA/dot.tar.zst" "$C"
 "$KPY" rm --uv-cache dot > /dev/null 2>&1
 mkdir -p "$T/notcache"
 ok "a directory without CACHEDIR.TAG is refused" \

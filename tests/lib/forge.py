@@ -46,7 +46,7 @@ with tarfile.open(src) as t, tarfile.open(dst, "w", format=tarfile.PAX_FORMAT) a
                         def readable(self): return True
                     o.addfile(ti, io.BufferedReader(Zeros(), 1 << 20)); continue
                 o.addfile(ti, io.BytesIO(data) if data is not None else None)
-        if name == ".kpy/manifest.cfg":
+        if name == ".kpy/manifest.ini":
             text = f.read().decode()
             n = len(extra)
             text = re.sub(r"(?m)^(files\s*=\s*)(\d+)",

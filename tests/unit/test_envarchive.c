@@ -7,6 +7,7 @@
 #include <grp.h>
 #include <sys/wait.h>
 #include "envarchive.h"
+#include "live.h"
 #include "manifest.h"
 #include "store.h"
 #include "zio.h"
@@ -198,7 +199,8 @@ struct ent {
 	int hard;
 };
 
-static void forge(const char *path, const char *prefix, const struct ent *v, size_t n, int with_reloc)
+static void forge_named(const char *path, const char *manifest, const char *prefix,
+			const struct ent *v, size_t n, int with_reloc)
 {
 	struct kpy_err e = KPY_ERR_INIT;
 	struct archive *a = archive_write_new();
@@ -208,7 +210,7 @@ static void forge(const char *path, const char *prefix, const struct ent *v, siz
 	archive_write_set_format_pax_restricted(a);
 	cr_assert_eq(kpy_zw_open(a, fd, 1, 1, NULL, &e), 0);
 	PATHF(man, "format = 1\nkind = venv\nprefix = %s\nfiles = %zu\n", prefix, n);
-	struct ent head = { ".kpy/manifest.ini", AE_IFREG, man, 0 };
+	struct ent head = { manifest, AE_IFREG, man, 0 };
 	struct ent tail = { ".kpy/relocate", AE_IFREG, "", 0 };
 	for (size_t i = 0; i < n + 2; i++) {
 		const struct ent *x = i == 0 ? &head : i == n + 1 ? &tail : &v[i - 1];
@@ -234,6 +236,11 @@ static void forge(const char *path, const char *prefix, const struct ent *v, siz
 	archive_write_close(a);
 	archive_write_free(a);
 	close(fd);
+}
+
+static void forge(const char *path, const char *prefix, const struct ent *v, size_t n, int with_reloc)
+{
+	forge_named(path, ".kpy/manifest.ini", prefix, v, n, with_reloc);
 }
 
 static void refused(const struct ent *v, size_t n, const char *what)
@@ -262,36 +269,45 @@ static void refused(const struct ent *v, size_t n, const char *what)
 	cr_assert_eq(count(outside, ""), 3, "%s: a file appeared outside", what);
 }
 
-/* An archive of an older kpy, its manifest under the old name .kpy/manifest.ini (what
- * forge writes), still loads and its manifest still reads; a new save names it
- * .kpy/manifest.cfg (the first entry) and writes that into the live env. */
-Test(archive, old_manifest_name_still_loads)
+/* The manifest's next name, .kpy/manifest.cfg, is read already: an archive whose
+ * first entry has it (from a later kpy) loads and its manifest reads; a save still
+ * writes .kpy/manifest.ini (older readers need it) and leaves one manifest in the
+ * live env. */
+Test(archive, next_manifest_name_is_read)
 {
 	struct kpy_err e = KPY_ERR_INIT;
 	struct kpy_manifest m = { 0 };
 	char a[PATH_MAX], dst[PATH_MAX], p[PATH_MAX];
 	const struct ent v[] = { { "lib", AE_IFDIR, "", 0 }, { "lib/f", AE_IFREG, "data", 0 } };
 
-	PATHF(a, "%s/old.tar.zst", d);
-	forge(a, "/old/env", v, 2, 1);
+	PATHF(a, "%s/next.tar.zst", d);
+	forge_named(a, ".kpy/manifest.cfg", "/old/env", v, 2, 1);
 	cr_assert_eq(kpy_archive_manifest(a, &m, &e), 0, "%s", e.msg);
 	cr_assert_str_eq(m.prefix, "/old/env");
 	kpy_manifest_free(&m);
-	PATHF(dst, "%s/oldenv", d);
+	PATHF(dst, "%s/nextenv", d);
 	cr_assert_eq(kpy_archive_restore(a, dst, NULL, NULL, &e), 0, "%s", e.msg);
 	PATHF(p, "%s/lib/f", dst);
 	cr_assert(exists(p));
+	/* a live env holding only a manifest of the next name: it reads */
+	PATHF(p, "%s/.kpy", dst);
+	mkdir(p, 0755);
+	PATHF(p, "%s/.kpy/manifest.cfg", dst);
+	put(p, "format = 1\nkind = venv\nprefix = /old/env\nfiles = 2\nname = x\n", 0644);
+	cr_assert_eq(kpy_live_manifest(dst, &m, &e), 0, "%s", e.msg);
+	cr_assert_str_eq(m.name, "x");
+	kpy_manifest_free(&m);
 
-	/* the live env was loaded from an old archive: it holds the old name */
+	/* the live env holds a manifest of the next name: the save leaves one, the old name */
 	PATHF(p, "%s/.kpy", src);
 	mkdir(p, 0755);
-	PATHF(p, "%s/.kpy/manifest.ini", src);
+	PATHF(p, "%s/.kpy/manifest.cfg", src);
 	put(p, "format = 1\n", 0644);
 	PATHF(a, "%s/new.tar.zst", d);
 	cr_assert_eq(save(a, "new", 0, &e), 0, "%s", e.msg);
-	PATHF(p, "%s/.kpy/manifest.cfg", src);
-	cr_assert(exists(p), "the live env holds the new manifest");
 	PATHF(p, "%s/.kpy/manifest.ini", src);
+	cr_assert(exists(p), "the live env holds the manifest a save writes");
+	PATHF(p, "%s/.kpy/manifest.cfg", src);
 	cr_assert(!exists(p));
 }
 

@@ -1,4 +1,4 @@
-/* test_manifest.c: kpy/manifest.c renders and parses .kpy/manifest.cfg. */
+/* test_manifest.c: kpy/manifest.c renders and parses .kpy/manifest.ini. */
 #include <criterion/criterion.h>
 #include <stdlib.h>
 #include <string.h>

@@ -150,7 +150,7 @@ Test(once, load_once_many_processes, .timeout = 60)
 		waitpid(pids[i], NULL, 0);
 	}
 	cr_assert_eq(total, 1, "restored %d times", total);
-	PATHF(p, "%s/live/x/.kpy/manifest.cfg", d);
+	PATHF(p, "%s/live/x/.kpy/manifest.ini", d);
 	char *text = get(p);
 	cr_assert_not_null(text, "the save is recorded in the live env");
 	cr_assert(strstr(text, "name") != NULL);
