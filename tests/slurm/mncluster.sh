@@ -60,21 +60,22 @@ _mnc_sweep() {
 	local br pid
 	for br in $(ip -o link show type bridge 2>/dev/null | sed -n 's/^[0-9]*: \(kmb[0-9]*\)[:@].*/\1/p'); do
 		pid=${br#kmb}
-		[ -n "$pid" ] && ! kill -0 "$pid" 2>/dev/null || continue
-		ip link del "$br" 2>/dev/null || true
+		if [ -n "$pid" ] && ! kill -0 "$pid" 2>/dev/null; then
+			ip link del "$br" 2>/dev/null || true
+		fi
 	done
 }
 
 mncluster_wait_idle() {
-	local i states
-	for i in $(seq $((${1:-30} * 10))); do
+	local states
+	for _ in $(seq $((${1:-30} * 10))); do
 		states=$(sinfo -h -N -o '%N %T' 2>/dev/null | sort -u)
 		if [ "$(printf '%s\n' "$states" | grep -c ' idle$')" -eq "$MNC_N" ]; then
 			return 0
 		fi
 		sleep 0.1
 	done
-	echo "mncluster: not all $MNC_N nodes idle:" $states "; see $MNC_DIR/*.log" >&2
+	echo "mncluster: not all $MNC_N nodes idle: $(printf '%s' "$states" | tr '\n' ','); see $MNC_DIR/*.log" >&2
 	return 1
 }
 
@@ -82,7 +83,7 @@ mncluster_wait_idle() {
 # waits on a fifo until its veth is in place, then mounts the private scratch, sets
 # the hostname and execs slurmd (same PID all along: nice, unshare and sh exec).
 _mnc_start_node() {
-	local k=$1 pid i host_ns fifo="$MNC_DIR/n$1.go" veth="kmv${MNC_TAG}n$1"
+	local k=$1 pid host_ns fifo="$MNC_DIR/n$1.go" veth="kmv${MNC_TAG}n$1"
 	local addr="$MNC_NET.$((10 + k))"
 	mkfifo "$fifo" || return 1
 	# shellcheck disable=SC2016
@@ -95,14 +96,14 @@ _mnc_start_node() {
 		exec slurmd -D -N "$3" -f "$5"' sh "$fifo" "$addr" "n$k" "$MNC_SCRATCH" "$SLURM_CONF") \
 		> "$MNC_DIR/slurmd-n$k.out" 2>&1 &
 	pid=$!
-	MNC_PID[$k]=$pid
+	MNC_PID[k]=$pid
 	host_ns=$(readlink /proc/self/ns/net)
-	for i in $(seq 100); do
+	for _ in $(seq 100); do
 		[ -e "/proc/$pid/ns/net" ] || { echo "mncluster: node n$k exited at start" >&2; return 1; }
 		[ "$(readlink "/proc/$pid/ns/net")" != "$host_ns" ] && break
 		sleep 0.05
 	done
-	MNC_MNTNS[$k]=$(readlink "/proc/$pid/ns/mnt")
+	MNC_MNTNS[k]=$(readlink "/proc/$pid/ns/mnt")
 	ip link add "$veth" type veth peer name "kmp${MNC_TAG}n$k" &&
 	ip link set "kmp${MNC_TAG}n$k" netns "$pid" &&
 	nsenter -t "$pid" -n ip link set "kmp${MNC_TAG}n$k" name eth0 &&
@@ -112,7 +113,7 @@ _mnc_start_node() {
 }
 
 mncluster_start() {
-	local dir=$1 n=${2:-4} base cpus i k a b host nodes=
+	local dir=$1 n=${2:-4} base cpus k a b host nodes=
 	shift 2
 	# a TERM or INT must still run the EXIT trap that calls mncluster_stop
 	trap 'exit 143' TERM
@@ -135,7 +136,7 @@ mncluster_start() {
 
 	# a /24 of 10.64-127.x.0 nobody uses, spread by our PID
 	a=$((64 + ($$ / 250) % 64)); b=$((($$ % 250) + 1))
-	for i in $(seq 50); do
+	for _ in $(seq 50); do
 		ip -4 route show | grep -q "^10\.$a\.$b\." || ip -4 addr show | grep -q " 10\.$a\.$b\." || break
 		b=$(((b % 250) + 1))
 	done
@@ -146,7 +147,7 @@ mncluster_start() {
 	# one free port for slurmctld (on the host), one for the slurmds (each node has
 	# its own network, but srun and slurmctld reach them all by that port)
 	base=$((20000 + ($$ * 7) % 30000))
-	for i in $(seq 50); do
+	for _ in $(seq 50); do
 		_cluster_port_free "$base" && _cluster_port_free $((base + 1)) && break
 		base=$((base + 2))
 	done
@@ -160,7 +161,7 @@ mncluster_start() {
 		--log-file="$MNC_DIR/munged.log" \
 		--seed-file="$MNC_DIR/munge/munged.seed" > /dev/null 2>&1 &
 	MNC_MUNGE_PID=$!
-	for i in $(seq 100); do
+	for _ in $(seq 100); do
 		[ -S "$MNC_DIR/munge.sock" ] && break
 		sleep 0.05
 	done
@@ -226,12 +227,13 @@ _mnc_ns_pids() {
 }
 
 mncluster_stop() {
-	local pid i k left
+	local k left
 	[ -n "$MNC_DIR" ] || return 0
 	if [ -n "$MNC_CTLD_PID" ]; then
 		# slurmstepd outlives slurmd: end the jobs (and wait out COMPLETING) first.
+		# shellcheck disable=SC2046
 		scancel --quiet --full $(squeue -h -o %i 2>/dev/null) 2>/dev/null || true
-		for i in $(seq 100); do
+		for _ in $(seq 100); do
 			[ -z "$(squeue -h -o %i 2>/dev/null)" ] && break
 			sleep 0.1
 		done
@@ -245,7 +247,7 @@ mncluster_stop() {
 	done
 	[ -n "$MNC_CTLD_PID" ] && { wait "$MNC_CTLD_PID" 2>/dev/null || true; }
 	# whatever is left in a node's namespaces (a stray slurmstepd or task) is ours
-	for i in $(seq 50); do
+	for _ in $(seq 50); do
 		left=
 		for k in "${!MNC_PID[@]}"; do
 			left="$left $(_mnc_ns_pids "$k")"
@@ -264,6 +266,6 @@ mncluster_stop() {
 		wait "$MNC_MUNGE_PID" 2>/dev/null || true
 	fi
 	MNC_PID=() MNC_MNTNS=()
-	MNC_CTLD_PID= MNC_MUNGE_PID= MNC_BR= MNC_DIR=
+	MNC_CTLD_PID='' MNC_MUNGE_PID='' MNC_BR='' MNC_DIR=
 	return 0
 }
