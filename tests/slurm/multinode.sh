@@ -11,6 +11,9 @@ for b in unshare nsenter ip sbcast mkfifo; do
 	command -v "$b" > /dev/null || skip_all "$b not installed (Debian: util-linux iproute2 slurm-client)"
 done
 unshare -n -m -u true 2> /dev/null || skip_all "cannot make network, mount and UTS namespaces here"
+ip link add "kmq$$" type bridge 2> /dev/null ||
+	skip_all "cannot make a network bridge here (needs CAP_NET_ADMIN)"
+ip link del "kmq$$"
 . "$KPY_SRCDIR/tests/slurm/mncluster.sh"
 
 N=${KPY_MN_NODES:-4}
@@ -221,7 +224,7 @@ restore_ms() {
 # Opens are counted with strace on every slurmd (-f: slurmstepd and the restore child
 # too) and on srun; inotify would merge the simultaneous opens of several nodes.
 count_opens() { cat "$@" 2> /dev/null | grep -F "\"$P/venv_archives/demo.tar.zst\"" | grep -vc '= -1 '; }
-for n in 1 2 "$N"; do
+for n in $(printf '%s\n' 1 2 "$N" | sort -nu); do
 	as_user timeout 60 srun -N "$n" --kpy-env=demo true > /dev/null 2>&1
 	diag "a $n-node srun --kpy-env=demo (job $(last_job)): restores: $(restore_ms "$(last_job)")"
 	tracers=
