@@ -308,17 +308,15 @@ int kpy_slurmstepd_user_init(spank_t sp)
 {
 	struct kpy_job j = { 0 };
 	struct kpy_reply *r = NULL;
-	char host[256] = "this node", *node;
+	char host[256] = "";
 	int rv = -1;
 
 	if (ctx.name == NULL && ctx.uv == NULL)
 		return 0;
-	node = job_getenv(sp, "SLURMD_NODENAME");
-	if (node != NULL || getenv("SLURMD_NODENAME") != NULL)
-		snprintf(host, sizeof(host), "%s", node != NULL ? node : getenv("SLURMD_NODENAME"));
-	else
-		gethostname(host, sizeof(host) - 1);
-	free(node);
+	/* this machine's own name: SLURMD_NODENAME in the job's environment is, for an
+	 * srun step inside a batch job, the batch node's, inherited (multinode.sh) */
+	if (gethostname(host, sizeof(host) - 1) < 0 || host[0] == '\0')
+		snprintf(host, sizeof(host), "this node");
 	r = calloc(1, sizeof(*r));
 	if (r == NULL) {
 		remember("kpy: out of memory");

@@ -48,20 +48,11 @@ wait_for() {
 	for f in "$@"; do [ -e "$f" ] || diag "$f never appeared"; done
 	return 1
 }
-# todo REASON DESCRIPTION COMMAND...: a TAP TODO test, for what the plugin does not do
-# yet: its failure (XFAIL) does not fail the file; a pass shows as XPASS, a reminder to
-# make it an ordinary test.
-todo() {
-	local why=$1 desc=$2 failed=$_tap_failed
-	shift 2
-	ok "$desc # TODO $why" "$@"
-	_tap_failed=$failed
-}
 # log_lines K JOB REGEX: lines of node K's slurmd log for JOB's steps matching REGEX
 log_lines() { grep -cE "\[$2\.[^]]*\] kpy: $3" "$(mnc_log "$1")"; }
 
 ok "save demo in the site pipdir" runs make_site_pipdir
-BASEPY=$(tar --zstd -xOf "$P/venv_archives/demo.tar.zst" .kpy/manifest.cfg 2> /dev/null |
+BASEPY=$(tar --zstd -xOf "$P/venv_archives/demo.tar.zst" .kpy/manifest.ini 2> /dev/null |
 	sed -n 's/^base_python *= *//p' | head -n 1)
 diag "demo's base interpreter: ${BASEPY:-?}"
 at_exit mncluster_stop
@@ -194,10 +185,9 @@ bjob=$(as_user timeout 120 sbatch -W --parsable -N "$N" -o "$UH/bad.out" "$T/ste
 ok "sbatch -N $N with srun --kpy-env=demo steps fails" test $? -ne 0 -a -n "$bjob"
 ok "  ... its output has n$BAD's error (Slurm's slurmstepd-n$BAD prefix)" \
 	grep -q "^slurmstepd-n$BAD: error: kpy: cannot restore environment 'demo' on " "$UH/bad.out"
-# The plugin takes the node's name from SLURMD_NODENAME in the job's environment first,
-# and an srun inside a batch job inherits the batch node's (n1) there.
-todo "the plugin names the batch node (n1) for srun steps of a batch job" \
-	"  ... and kpy's message names n$BAD" grep -q "cannot restore environment 'demo' on n$BAD: " "$UH/bad.out"
+# not SLURMD_NODENAME of the job's environment: a step inside a batch job inherits the
+# batch node's (n1) there
+ok "  ... and kpy's message names n$BAD, not the batch node" grep -q "cannot restore environment 'demo' on n$BAD: " "$UH/bad.out"
 grep "kpy: cannot restore" "$UH/bad.out" | cut -c 1-80 | sed 's/^/#   /'
 ok "  ... and no node is drained" all_idle
 ok "unhide it on n$BAD" unhide "$BAD"
