@@ -1,0 +1,16 @@
+# restore.gp: restore time against env size, one line per method and place, from the
+# restore.dat that bench.sh writes.  gnuplot -e "datafile='restore.dat'; outfile='restore.svg'" restore.gp
+if (!exists("datafile")) datafile = 'restore.dat'
+if (!exists("outfile")) outfile = 'restore.svg'
+set terminal svg size 900,560 dynamic enhanced font 'sans,12'
+set output outfile
+set datafile missing '?'
+set title 'kpy benchmark: restore time against env size'
+set xlabel 'env size (MiB)'
+set ylabel 'restore time (s)'
+set key outside right top noenhanced
+set grid
+set offsets graph 0.05, graph 0.05, graph 0.05, 0
+set yrange [0:*]
+ncol = int(system("head -1 '" . datafile . "' | wc -w"))
+plot for [i=2:ncol] datafile using 1:i with linespoints lw 2 pt (i % 7 + 1) title columnheader(i)
