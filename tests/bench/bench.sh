@@ -199,6 +199,7 @@ done
 
 # --- the report ---
 cp "$RES" "$OUT/results.tsv"
+for s in $SIZES; do [ ! -f "$R/mkenv.$s" ] || sed "s/^/$s /" "$R/mkenv.$s"; done > "$OUT/results.mkenv"
 bash "$B/report.sh" "$RES" "$R/envs" "$R" "$DROP" "${PLUGIN_WHY:-}" "$NTHREADS" "$DIRS" \
 	"$(cd "$SRCDIR" && git describe --always --dirty 2> /dev/null || echo unknown)" "$("$KPY" --version 2>&1 | head -1)" \
 	"$(for p in $DIRS; do printf '%s: %s, ' "$p" "$(stat -f -c %T "$(place_root "$p")")"; done | sed 's/, $//')" \

@@ -17,7 +17,7 @@ med=$(sort -k1,1 -k2,2 -k3,3 -k5,5n "$res" | awk '
 		for (a = 1; a <= c; a++) for (b = a + 1; b <= c; b++) if (rr[b] < rr[a]) { t = rr[a]; rr[a] = rr[b]; rr[b] = t }
 		mr = (c % 2) ? rr[(c + 1) / 2] : (rr[c / 2] + rr[c / 2 + 1]) / 2
 		print k, mv, mr, c } }')
-cols=$(echo "$med" | awk '{ print $1 " " $2 }' | awk '!s[$0]++')
+cols=$(awk '{ print $1 " " $2 }' "$res" | awk '!s[$0]++')   # in the order they ran
 sizes=$(echo "$cols" | awk '{ print $1 }' | awk '!s[$0]++')
 runs=$(echo "$med" | awk '$3 == "load-kpy" { print $6 }' | sort -n | tail -1)
 
