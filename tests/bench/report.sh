@@ -66,8 +66,8 @@ echo "| env | files | directories | MiB | zstd -3 ratio, text | zstd -3 ratio, b
 echo "|---|---|---|---|---|---|"
 for s in $sizes; do
 	read -r _ mib files ndirs < <(grep "^$s " "$envs" | head -1)
-	t=$(sed -n 's/^mkenv: text: .* ratio \([0-9.]*\).*/\1/p' "$logs/mkenv.$s" 2> /dev/null)
-	b=$(sed -n 's/^mkenv: binary: .* ratio \([0-9.]*\).*/\1/p' "$logs/mkenv.$s" 2> /dev/null)
+	t=$(sed -n 's/^mkenv: text: .* ratio \([0-9.]*\).*/\1/p' "$logs/mkenv.$s" 2> /dev/null || true)
+	b=$(sed -n 's/^mkenv: binary: .* ratio \([0-9.]*\).*/\1/p' "$logs/mkenv.$s" 2> /dev/null || true)
 	echo "| $s | $files | $ndirs | $mib | ${t:-–} | ${b:-–} |"
 done
 echo
@@ -114,15 +114,18 @@ echo "The RSS target is for the large env; the file-creation limit is tests/benc
 echo "(the same tree created from memory, no archive, no compression)."
 } > "$md"
 
-# restore.dat for restore.gp: env MiB, then one column per method and place
+# restore.dat for restore.gp (tab-separated): env MiB, then one column per method and place
+labels="kpy load|tar -I zstd -xf|tarfile + gzip|file creation, 1 thread|file creation, $nth threads|srun --kpy-env"
 {
 	printf 'MiB'
-	for p in $dirs; do for m in kpy_load tar_zstd tarfile_gzip mkfiles_1 "mkfiles_$nth" srun_kpy-env; do printf ' %s(%s)' "$m" "$p"; done; done
+	for p in $dirs; do
+		echo "$labels" | tr '|' '\n' | while read -r l; do printf '\t%s (%s)' "$l" "$p"; done
+	done
 	echo
 	for s in $sizes; do
 		printf '%s' "$(grep "^$s " "$envs" | head -1 | cut -d' ' -f2)"
 		for p in $dirs; do for m in load-kpy load-tar load-pytar mkfiles-1 "mkfiles-$nth" srun-kpy; do
-			v=$(get "$s" "$p" "$m" 4); printf ' %s' "${v:-?}"
+			v=$(get "$s" "$p" "$m" 4); printf '\t%s' "${v:-?}"
 		done; done
 		echo
 	done
