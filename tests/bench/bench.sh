@@ -202,7 +202,7 @@ cp "$RES" "$OUT/results.tsv"
 for s in $SIZES; do [ ! -f "$R/mkenv.$s" ] || sed "s/^/$s /" "$R/mkenv.$s"; done > "$OUT/results.mkenv"
 bash "$B/report.sh" "$RES" "$R/envs" "$R" "$DROP" "${PLUGIN_WHY:-}" "$NTHREADS" "$DIRS" \
 	"$(cd "$SRCDIR" && git describe --always --dirty 2> /dev/null || echo unknown)" "$("$KPY" --version 2>&1 | head -1)" \
-	"$(for p in $DIRS; do printf '%s: %s, ' "$p" "$(stat -f -c %T "$(place_root "$p")")"; done | sed 's/, $//')" \
+	"$(for p in $DIRS; do printf '%s: %s, ' "$p" "$(findmnt -no FSTYPE -T "$(place_root "$p")" | head -1)"; done | sed 's/, $//')" \
 	"$OUT/results.md" "$OUT/restore.dat" "$LOAD0 at start, $(cut -d' ' -f1-3 /proc/loadavg) at end"
 cat "$OUT/results.md"
 if command -v gnuplot > /dev/null; then
