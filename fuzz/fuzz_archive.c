@@ -212,7 +212,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 	kpy_err_clear(&e);
 	memset(&m, 0, sizeof(m));
-	rv = kpy_archive_restore(in, dest, size % 2 ? "fuzzed" : NULL, &m, &e);
+	rv = kpy_archive_restore(in, dest, &(struct kpy_restore_opts){ .prompt = size % 2 ? "fuzzed" : NULL, .threads = 1 + (int)(size % 3) }, &m, &e);
 	if (rv < 0 && (e.code == KPY_OK || e.msg[0] == '\0'))
 		die("kpy_archive_restore failed without a message");
 	if (memchr(e.msg, '\0', sizeof(e.msg)) == NULL)

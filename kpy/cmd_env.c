@@ -617,7 +617,8 @@ int cmd_load(const struct cmd *self, const struct cmd_args *a)
 	}
 	t0 = now();
 	/* every task of a job may run this at once: one restores, the others wait and use it */
-	if (kpy_load_once(archive, path, uv ? NULL : as, force, &restored, &e) < 0)
+	struct kpy_restore_opts ro = { .prompt = uv ? NULL : as };
+	if (kpy_load_once(archive, path, &ro, force, &restored, &e) < 0)
 		goto out;
 	if (!restored && use_existing(archive, name, as, path, uv, &e) < 0)
 		goto out;

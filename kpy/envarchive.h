@@ -5,12 +5,15 @@
 #include "error.h"
 #include "manifest.h"
 
+struct kpy_progress; /* progress.h */
+
 struct kpy_save_opts {
 	const char *name;   /* saved name (recorded, and the new prompt) */
 	const char *kind;   /* KPY_KIND_VENV (default) or KPY_KIND_UV */
 	int force;          /* replace an existing archive */
 	int level;          /* zstd level; 0 means 3 */
 	int threads;        /* zstd workers; 0 means the number of online CPUs */
+	struct kpy_progress *progress; /* told of bytes and files done, or NULL */
 	const char *script;   /* recorded in the manifest (kpy run's envs), or NULL */
 	const char *requires; /* the same */
 };
@@ -26,11 +29,17 @@ int kpy_archive_save(const char *src, const char *dest, const struct kpy_save_op
 
 /* Restore ARCHIVE to the directory DEST, which must not exist; its parent must. The
  * archive is extracted to a temporary directory beside DEST, relocated to DEST's path
- * (and the prompt changed to PROMPT unless NULL), then renamed to DEST. On failure
+ * (and the prompt changed to O->prompt unless NULL), then renamed to DEST. On failure
  * nothing is left behind. The archive's manifest is returned in M if not NULL.
  * It changes the working directory while it extracts (and changes it back), so it
  * must not run beside other threads that use relative paths. */
-int kpy_archive_restore(const char *archive, const char *dest, const char *prompt,
+struct kpy_restore_opts {
+	const char *prompt; /* the restored env's prompt; NULL keeps the saved one */
+	int threads;        /* threads to decode and write with; 0: kpy_threads_pick's default */
+	struct kpy_progress *progress; /* told of bytes and files done, or NULL */
+};
+/* O may be NULL: the defaults. */
+int kpy_archive_restore(const char *archive, const char *dest, const struct kpy_restore_opts *o,
 			struct kpy_manifest *m, struct kpy_err *e);
 
 /* Read only the manifest (the first entry) of ARCHIVE. */

@@ -70,8 +70,8 @@ void kpy_unlock_target(const char *dest, int fd)
 	close(fd);
 }
 
-int kpy_restore_once(const char *archive, const char *dest, int *restored,
-		     struct kpy_err *e)
+int kpy_restore_once(const char *archive, const char *dest, const struct kpy_restore_opts *o,
+		     int *restored, struct kpy_err *e)
 {
 	struct stat st;
 	int fd, rv = -1;
@@ -85,7 +85,7 @@ int kpy_restore_once(const char *archive, const char *dest, int *restored,
 		rv = 0; /* another process restored it while we waited */
 		goto out;
 	}
-	if (kpy_archive_restore(archive, dest, NULL, NULL, e) < 0)
+	if (kpy_archive_restore(archive, dest, o, NULL, e) < 0)
 		goto out;
 	*restored = 1;
 	rv = 0;
@@ -94,8 +94,8 @@ out:
 	return rv;
 }
 
-int kpy_load_once(const char *archive, const char *dest, const char *prompt, int replace,
-		  int *restored, struct kpy_err *e)
+int kpy_load_once(const char *archive, const char *dest, const struct kpy_restore_opts *o,
+		  int replace, int *restored, struct kpy_err *e)
 {
 	char parent[PATH_MAX], aside[PATH_MAX], *text;
 	const char *slash = strrchr(dest, '/');
@@ -127,7 +127,7 @@ int kpy_load_once(const char *archive, const char *dest, const char *prompt, int
 			goto out;
 		}
 	}
-	if (kpy_archive_restore(archive, dest, prompt, &m, e) < 0) {
+	if (kpy_archive_restore(archive, dest, o, &m, e) < 0) {
 		if (aside[0] != '\0' && rename(aside, dest) == 0)
 			aside[0] = '\0';
 		goto out;

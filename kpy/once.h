@@ -17,17 +17,18 @@ void kpy_unlock_target(const char *dest, int fd);
 /* If DEST exists, do nothing (*restored = 0). Otherwise take an exclusive lock on
  * <parent>/.<base>.lock (waiting for another restorer), check again, and restore
  * ARCHIVE into DEST (*restored = 1). A failed restore leaves no DEST. */
-int kpy_restore_once(const char *archive, const char *dest, int *restored,
-		     struct kpy_err *e);
+struct kpy_restore_opts; /* envarchive.h; NULL: the defaults */
+int kpy_restore_once(const char *archive, const char *dest, const struct kpy_restore_opts *o,
+		     int *restored, struct kpy_err *e);
 
-/* The kpy load form: restore ARCHIVE into DEST (prompt PROMPT, NULL keeps the saved
- * one) unless DEST already exists (*restored = 0), and record the archive's manifest
+/* The kpy load form: restore ARCHIVE into DEST (with O: its prompt, NULL keeps the saved
+ * one; threads, progress) unless DEST already exists (*restored = 0), and record the archive's manifest
  * in DEST/.kpy/manifest.ini (the save it holds). It takes kpy_lock_target's lock, the
  * one the plugin's kpy_restore_once takes too, so each DEST is restored once however
  * many processes (commands and job steps) ask at once. With REPLACE an
  * existing DEST is replaced (moved aside, restored, then removed; put back if the
  * restore fails). */
-int kpy_load_once(const char *archive, const char *dest, const char *prompt, int replace,
-		  int *restored, struct kpy_err *e);
+int kpy_load_once(const char *archive, const char *dest, const struct kpy_restore_opts *o,
+		  int replace, int *restored, struct kpy_err *e);
 
 #endif

@@ -190,9 +190,10 @@ static int relocate_list(const char *root, char *list, const struct kpy_reloc *r
 	return 0;
 }
 
-int kpy_archive_restore(const char *archive, const char *dest_in, const char *prompt,
+int kpy_archive_restore(const char *archive, const char *dest_in, const struct kpy_restore_opts *o,
 			struct kpy_manifest *mout, struct kpy_err *e)
 {
+	const char *prompt = o != NULL ? o->prompt : NULL;
 	struct kpy_manifest m = { 0 };
 	struct reader r = { .fd = -1 };
 	struct archive *aw = NULL;

@@ -177,7 +177,7 @@ static void child_restore(const struct kpy_job *j, const char *kind, const char 
 		if (bad)
 			goto out;
 	}
-	if (kpy_restore_once(archive, dest, &out->restored, &e) < 0)
+	if (kpy_restore_once(archive, dest, NULL, &out->restored, &e) < 0)
 		goto out;
 	rv = 0;
 out:

@@ -112,7 +112,8 @@ Test(archive, round_trip_relocates)
 	PATHF(dst, "%s/elsewhere/deeper/env", d);
 	PATHF(p, "%s/elsewhere/deeper", d);
 	cr_assert_eq(kpy_mkdirs(p, 0755, &e), 0);
-	cr_assert_eq(kpy_archive_restore(a, dst, "other", &m, &e), 0, "%s", e.msg);
+	struct kpy_restore_opts ro = { .prompt = "other" };
+	cr_assert_eq(kpy_archive_restore(a, dst, &ro, &m, &e), 0, "%s", e.msg);
 	kpy_manifest_free(&m);
 	PATHF(p, "%s/bin/tool", dst);
 	t = get(p);

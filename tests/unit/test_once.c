@@ -33,7 +33,7 @@ Test(once, many_processes_one_restore, .timeout = 60)
 		if ((pids[i] = fork()) == 0) {
 			struct kpy_err ce = KPY_ERR_INIT;
 			int r = 0;
-			char c = kpy_restore_once(a, dst, &r, &ce) == 0 ? (char)('0' + r) : 'E';
+			char c = kpy_restore_once(a, dst, NULL, &r, &ce) == 0 ? (char)('0' + r) : 'E';
 			(void)!write(fds[i][1], &c, 1);
 			_exit(0);
 		}
@@ -51,7 +51,7 @@ Test(once, many_processes_one_restore, .timeout = 60)
 	PATHF(p, "%s/f199", dst);
 	cr_assert(exists(p));
 	int r = 5;
-	cr_assert_eq(kpy_restore_once(a, dst, &r, &e), 0);
+	cr_assert_eq(kpy_restore_once(a, dst, NULL, &r, &e), 0);
 	cr_assert_eq(r, 0, "a later call does no work");
 	rm_tmpdir(d);
 }
@@ -64,7 +64,7 @@ Test(once, failure_leaves_no_target)
 
 	PATHF(a, "%s/missing.tar.zst", d);
 	PATHF(dst, "%s/env", d);
-	cr_assert_eq(kpy_restore_once(a, dst, &r, &e), -1);
+	cr_assert_eq(kpy_restore_once(a, dst, NULL, &r, &e), -1);
 	cr_assert_eq(e.code, KPY_ENOENT);
 	cr_assert_eq(r, 0);
 	cr_assert(!exists(dst));
@@ -83,7 +83,7 @@ Test(once, too_long_target_is_an_error)
 	n = (size_t)snprintf(dst, sizeof(dst), "%s/", d);
 	memset(dst + n, 'x', sizeof(dst) - n - 1);
 	dst[sizeof(dst) - 2] = '\0'; /* 4094 bytes: fits, but ".NAME.lock" does not */
-	cr_assert_eq(kpy_restore_once("/nonexistent.tar.zst", dst, &restored, &e), -1);
+	cr_assert_eq(kpy_restore_once("/nonexistent.tar.zst", dst, NULL, &restored, &e), -1);
 	cr_assert(strstr(e.msg, "too long") != NULL, "%s", e.msg);
 	snprintf(trunc, sizeof(trunc), "%s/.%s.lock", d, dst + strlen(d) + 1);
 	cr_assert(!exists(trunc), "a lock file at a truncated path was made");
@@ -100,7 +100,7 @@ Test(once, relative_target_is_refused)
 
 	cr_assert_eq(chdir(d), 0);
 	mkdir("kpy", 0755);
-	int rc = kpy_restore_once("/nonexistent.tar.zst", "kpy/env", &restored, &e);
+	int rc = kpy_restore_once("/nonexistent.tar.zst", "kpy/env", NULL, &restored, &e);
 	(void)!fchdir(cwd);
 	close(cwd);
 	cr_assert_eq(rc, -1);
@@ -209,7 +209,7 @@ Test(once, load_and_step_share_one_lock, .timeout = 60)
 		if ((pid = fork()) == 0) {
 			struct kpy_err ce = KPY_ERR_INIT;
 			int cr = 0;
-			char cc = kpy_restore_once(a, dst, &cr, &ce) == 0 ? (char)('0' + cr) : 'E';
+			char cc = kpy_restore_once(a, dst, NULL, &cr, &ce) == 0 ? (char)('0' + cr) : 'E';
 			(void)!write(fds[1], &cc, 1);
 			_exit(0);
 		}
