@@ -150,6 +150,8 @@ for s in $SIZES; do
 			drop
 			VIRTUAL_ENV=$W/venv run "$s" "$p" save-kpy "$i" "$KPY" save -f bench
 			drop
+			KPY_THREADS=1 VIRTUAL_ENV=$W/venv run "$s" "$p" save-kpy-1 "$i" "$KPY" save -f bench
+			drop
 			run "$s" "$p" save-tar "$i" sh -c 'tar -C "$1" -cf - . | zstd -q -3 -T0 > "$2"' sh "$W/venv" "$W/env.tar.zst"
 		done
 		record "$s" "$p" size-kpy 1 "$(stat -c %s "$A")"
@@ -162,6 +164,11 @@ for s in $SIZES; do
 		for i in $(seq "$RUNS"); do
 			rm -rf "$W/scratch"; mkdir -p "$W/scratch"; drop
 			SLURM_TMPDIR=$W/scratch run "$s" "$p" load-kpy "$i" "$KPY" load bench --sh
+			# the same with 1, 2 and N threads (KPY_THREADS; the row above is the default)
+			for t in $th; do
+				rm -rf "$W/scratch"; mkdir -p "$W/scratch"; drop
+				KPY_THREADS=$t SLURM_TMPDIR=$W/scratch run "$s" "$p" "load-kpy-$t" "$i" "$KPY" load bench --sh
+			done
 			rm -rf "$W/scratch" "$W/export"; drop
 			run "$s" "$p" export-kpy "$i" "$KPY" export bench "$W/export"
 			rm -rf "$W/export" "$W/x"; mkdir -p "$W/x"; drop
@@ -184,7 +191,7 @@ for s in $SIZES; do
 			for i in $(seq "$RUNS"); do
 				drop
 				: > "$R/steps.out"
-				env -u KPY_ENV -u KPY_PIPDIR salloc -n 1 "$R/steps.sh" > "$R/steps.out" 2> "$R/steps.err" ||
+				env -u KPY_ENV -u KPY_PIPDIR salloc -n 1 -c "$NTHREADS" "$R/steps.sh" > "$R/steps.out" 2> "$R/steps.err" ||
 					{ cat "$R/steps.err" >&2; die "srun --kpy-env failed"; }
 				read -r t0 t1 t2 < "$R/steps.out"
 				record "$s" "$p" srun-plain "$i" "$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.3f", (b - a) / 1e9 }')"

@@ -75,12 +75,16 @@ hdr="| seconds (median) |" sep="|---|"
 while read -r s p; do hdr="$hdr $s, $p |" sep="$sep---|"; done <<< "$cols"
 echo "$hdr"; echo "$sep"
 row "save: kpy save" save-kpy 4 1 %.2f
+row "save: kpy save, 1 thread" save-kpy-1 4 1 %.2f
 row "save: tar -cf - \| zstd -3 -T0" save-tar 4 1 %.2f
 row "save: Python tarfile + gzip" save-pytar 4 1 %.2f
 row "archive MiB: kpy" size-kpy 4 1048576 %.1f
 row "archive MiB: tar + zstd -3" size-tar 4 1048576 %.1f
 row "archive MiB: tarfile + gzip" size-pytar 4 1048576 %.1f
 row "restore: kpy load" load-kpy 4 1 %.2f
+row "restore: kpy load, 1 thread" load-kpy-1 4 1 %.2f
+[ "$nth" = 2 ] || row "restore: kpy load, 2 threads" load-kpy-2 4 1 %.2f
+row "restore: kpy load, $nth threads (all cores)" "load-kpy-$nth" 4 1 %.2f
 row "restore: kpy export" export-kpy 4 1 %.2f
 row "restore: tar -I zstd -xf" load-tar 4 1 %.2f
 row "restore: Python tarfile + gzip" load-pytar 4 1 %.2f
@@ -100,7 +104,8 @@ hdr="| ratio (target) |" sep="|---|"
 while read -r s p; do hdr="$hdr $s, $p |" sep="$sep---|"; done <<< "$cols"
 echo "$hdr"; echo "$sep"
 ratio "kpy load / tar -I zstd -xf (≤ 0.5)" load-kpy load-tar 0.5 4
-ratio "kpy load / file-creation limit, 1 thread" load-kpy mkfiles-1 "" 4
+ratio "kpy load, 1 thread / tar -I zstd -xf" load-kpy-1 load-tar "" 4
+ratio "kpy load, 1 thread / file-creation limit, 1 thread" load-kpy-1 mkfiles-1 "" 4
 [ "$nth" = 2 ] || ratio "kpy load / file-creation limit, 2 threads (≤ 2)" load-kpy mkfiles-2 2 4
 ratio "kpy load / file-creation limit, $nth threads$([ "$nth" = 2 ] && echo " = 2 cores") (≤ 2)" load-kpy "mkfiles-$nth" 2 4
 ratio "kpy save / tar \| zstd -3 -T0, time (≤ 1.0)" save-kpy save-tar 1.0 4 %.3f
