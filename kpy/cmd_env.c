@@ -577,7 +577,8 @@ static int use_existing(const char *archive, const char *name, const char *as, c
 	char ad[64], ld[64];
 	int rv = -1;
 
-	if (kpy_live_manifest(path, &lm, &ignore) < 0 || lm.name == NULL || strcmp(lm.name, name) != 0) {
+	/* NAME may be site:NAME; the live copy records NAME */
+	if (kpy_live_manifest(path, &lm, &ignore) < 0 || lm.name == NULL || strcmp(lm.name, kpy_store_bare(name)) != 0) {
 		if (uv)
 			kpy_err_set(e, KPY_EFAIL, "a uv cache named '%s' already exists at %s and does not hold the saved %s: "
 				    "replace it with 'kpy load -f --uv-cache %s%s%s' (what is in it is lost), "
@@ -592,7 +593,9 @@ static int use_existing(const char *archive, const char *name, const char *as, c
 	}
 	if (kpy_archive_manifest(archive, &am, e) < 0)
 		goto out;
-	if (lm.saved != am.saved) {
+	/* another save: a later one, or one of another store (site:NAME and the user's NAME) */
+	if (lm.saved != am.saved || lm.bytes != am.bytes ||
+	    (lm.prefix != NULL && am.prefix != NULL && strcmp(lm.prefix, am.prefix) != 0)) {
 		fmt_time(ld, sizeof(ld), lm.saved);
 		fmt_time(ad, sizeof(ad), am.saved);
 		kpy_err_set(e, KPY_EFAIL, "'%s' at %s holds the save of %s from %s, but %s was saved again on %s: "
@@ -662,7 +665,7 @@ int cmd_load(const struct cmd *self, const struct cmd_args *a)
 	/* every task of a job may run this at once: one restores, the others wait and use it */
 	if (kpy_load_once(archive, path, uv ? NULL : as, force, &restored, &e) < 0)
 		goto out;
-	if (!restored && use_existing(archive, kpy_store_bare(name), as, path, uv, &e) < 0)
+	if (!restored && use_existing(archive, name, as, path, uv, &e) < 0)
 		goto out;
 	if (restored && strcmp(as, kpy_store_bare(name)) == 0)
 		say("loaded %s%s into %s in %.2f s", uv ? "the uv cache " : "", name, path, now() - t0);
@@ -952,7 +955,7 @@ int cmd_export(const struct cmd *self, const struct cmd_args *a)
 	int rc = 1;
 	struct stat st;
 
-	if (kpy_name_check(name, "environment name", &e) < 0)
+	if (kpy_name_check(kpy_store_bare(name), "environment name", &e) < 0)
 		return fail(&e);
 	/* the new prefix: the parent's real path plus the last component; a relative
 	 * PATH is taken from the working directory */
