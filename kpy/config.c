@@ -33,7 +33,7 @@
 	X("compute_hosts", "host patterns (cn* gpu*) where pip goes offline", \
 	  "none")                                                             \
 	X("level", "zstd level 1-19 for save", "3")                           \
-	X("site_pipdir", "read-only site stores (PATH[:PATH...]); site file only", \
+	X("site_pipdir", "admins' read-only stores (site file only)", \
 	  "none")
 #define KEY_ENTRY(key, about, dflt) { key, about, dflt },
 #define KEY_NAME(key, about, dflt) key,
