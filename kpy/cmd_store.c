@@ -142,10 +142,10 @@ out:
 }
 
 /* The site sections of KIND after the user's MINE: each site pipdir's archives. A
- * site pipdir that cannot be read is a warning naming it: the user's own listing
- * stands. */
+ * site pipdir that cannot be read is, with WARN, a warning naming it: the user's own
+ * listing stands. */
 static void print_site_kind(const struct kpy_config *cfg, const char *kind, int names_only,
-			    const struct kpy_saved *mine, size_t nmine)
+			    const struct kpy_saved *mine, size_t nmine, int warn)
 {
 	struct kpy_saved *seen = NULL;
 	size_t nseen = 0, cap = 0;
@@ -159,7 +159,8 @@ static void print_site_kind(const struct kpy_config *cfg, const char *kind, int 
 
 		if (kpy_site_check(dirs[i], 0, &e) < 0 || print_kind(&l, &v, &n, &e) < 0) {
 			fflush(stdout);
-			say("warning: cannot list the site store: %s (ask your admin)", e.msg);
+			if (warn)
+				say("warning: cannot list the site store: %s (ask your admin)", e.msg);
 			continue;
 		}
 		/* the names seen so far, for the next site pipdirs */
@@ -220,9 +221,9 @@ static int print_saved_part(const char *kind, int names_only, int mine, int site
 			say("no saved uv caches in %s: save one with 'kpy save --uv-cache NAME [DIR]'", cfg.pipdir);
 	}
 	if (site && venvs)
-		print_site_kind(&cfg, KPY_KIND_VENV, names_only, v, n);
-	if (site && uvs)
-		print_site_kind(&cfg, KPY_KIND_UV, names_only, uv, nuv);
+		print_site_kind(&cfg, KPY_KIND_VENV, names_only, v, n, 1);
+	if (site && uvs) /* a site pipdir's warning once, not once per kind */
+		print_site_kind(&cfg, KPY_KIND_UV, names_only, uv, nuv, !venvs);
 	rc = fflush(stdout) == 0 ? 0 : 1;
 out:
 	if (rc != 0)

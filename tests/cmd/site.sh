@@ -162,8 +162,9 @@ ok "a relative site_pipdir is an error" \
 printf '[kpy]\nsite_pipdir = %s/nosuch\n' "$T" > "$T/missing.conf"
 ok "list with a missing site pipdir: a warning, exit 0" \
 	says 0 "the site pipdir $T/nosuch does not exist" env KPY_SITE_CONFIG="$T/missing.conf" "$KPY" list
+ok "  ... once" once "the site pipdir $T/nosuch does not exist"
 ok "load site:NAME from it: exit 1, naming it, and who to ask" \
-	says 1 "ask your admin" env KPY_SITE_CONFIG="$T/missing.conf" "$KPY" load site:sci
+	says 1 "set by your admin: ask them" env KPY_SITE_CONFIG="$T/missing.conf" "$KPY" load site:sci
 ok "  ... saying it does not exist" grep -q "the site pipdir $T/nosuch does not exist" "$T/err"
 ok "site:NAME with no site_pipdir set: a clear error" \
 	says 1 "'site:sci' names the site store, but none is set up here" env KPY_SITE_CONFIG=/nonexistent "$KPY" load site:sci
