@@ -566,6 +566,14 @@ static void fmt_time(char *buf, size_t n, long long t)
 		snprintf(buf, n, "an unknown time");
 }
 
+/* A and B are manifests of the same save (not a later one, nor one of another store:
+ * the user's NAME and the site's, saved the same second, differ in prefix or size). */
+static int same_save(const struct kpy_manifest *a, const struct kpy_manifest *b)
+{
+	return a->saved == b->saved && a->bytes == b->bytes &&
+	       (a->prefix == NULL || b->prefix == NULL || strcmp(a->prefix, b->prefix) == 0);
+}
+
 /* PATH exists and was not restored now: use it if it holds the save ARCHIVE of NAME,
  * otherwise say what it is and how to replace it. UV: a uv cache. */
 static int use_existing(const char *archive, const char *name, const char *as, const char *path,
@@ -594,8 +602,7 @@ static int use_existing(const char *archive, const char *name, const char *as, c
 	if (kpy_archive_manifest(archive, &am, e) < 0)
 		goto out;
 	/* another save: a later one, or one of another store (site:NAME and the user's NAME) */
-	if (lm.saved != am.saved || lm.bytes != am.bytes ||
-	    (lm.prefix != NULL && am.prefix != NULL && strcmp(lm.prefix, am.prefix) != 0)) {
+	if (!same_save(&lm, &am)) {
 		fmt_time(ld, sizeof(ld), lm.saved);
 		fmt_time(ad, sizeof(ad), am.saved);
 		kpy_err_set(e, KPY_EFAIL, "'%s' at %s holds the save of %s from %s, but %s was saved again on %s: "
@@ -731,6 +738,25 @@ static void not_live(const char *root, const char *name, struct kpy_err *e)
 	kpy_strv_free(names);
 }
 
+/* 1 if the live env of manifest LM holds the site store's NAME (site:NAME). */
+static int from_site(const struct kpy_config *cfg, const char *name, const struct kpy_manifest *lm)
+{
+	struct kpy_err ignore = KPY_ERR_INIT;
+	struct kpy_manifest sm = { 0 };
+	char site[KPY_NAME_MAX + 8], *archive;
+	int rv = 0;
+
+	snprintf(site, sizeof(site), KPY_SITE_PREFIX "%s", name);
+	if (cfg->site_pipdir == NULL ||
+	    (archive = kpy_store_lookup(cfg->pipdir, cfg->site_pipdir, KPY_KIND_VENV, site, NULL, &ignore)) == NULL)
+		return 0;
+	if (kpy_archive_manifest(archive, &sm, &ignore) == 0)
+		rv = same_save(&sm, lm);
+	kpy_manifest_free(&sm);
+	free(archive);
+	return rv;
+}
+
 /* kpy activate -l: each live env, the save it holds and whether it changed since. */
 static int print_live(const char *root, char **names)
 {
@@ -754,6 +780,8 @@ static int print_live(const char *root, char **names)
 				snprintf(state, sizeof(state), "save removed");
 			else if (kpy_archive_manifest(archive, &am, &ignore) < 0)
 				snprintf(state, sizeof(state), "save damaged");
+			else if (!same_save(&am, &lm) && from_site(&cfg, lm.name, &lm))
+				snprintf(state, sizeof(state), "as saved (site:%s)", lm.name);
 			else if (am.saved != lm.saved)
 				snprintf(state, sizeof(state), "%s", am.saved > lm.saved ? "saved again since" : "other save");
 			else

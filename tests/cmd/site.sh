@@ -113,6 +113,8 @@ ok "load site:dup without --as, once dup is live: not the user's copy" \
 ok "load site:sci again: already loaded" says 0 "sci is already loaded" as_user "$KPY" load site:sci
 run as_user "$KPY" activate -l
 ok "activate -l: the site env is 'as saved'" grep -Eq "^sci +sci .*as saved" "$T/out"
+ok "  ... site:dup loaded as sdup holds the site's save" grep -Eq "^sdup +dup .*as saved \(site:dup\)" "$T/out"
+ok "  ... and the user's own dup is as saved" grep -Eq "^dup +dup .*as saved +/" "$T/out"
 ok "export site:sci PATH" quiet as_user "$KPY" export site:sci "$UH/exported"
 ok "  ... the site's env, relocated" \
 	sh -c 'grep -qx site-sci "$1/mark" && grep -q "$1" "$1/bin/activate"' sh "$UH/exported"
