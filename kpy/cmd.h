@@ -9,7 +9,7 @@
 /* The options of all commands; each command's table lists those it takes. */
 enum cmd_opt_id {
 	OPT_FORCE, OPT_UV_CACHE, OPT_SH, OPT_AS, OPT_LONG, OPT_NAMES, OPT_SCRIPT,
-	OPT_UNSET, OPT_KEYS, OPT_PREPARE,
+	OPT_UNSET, OPT_KEYS, OPT_PREPARE, OPT_SITE,
 	/* kpy bash's, for the shell code only: keep them last (the completion skips them) */
 	OPT_OFFLINE, OPT_WHEELHOUSE, OPT_ON_COMPUTE,
 	OPT_COUNT

@@ -409,13 +409,44 @@ static int uv_cache_dir(const char *given, char *buf, size_t size, struct kpy_er
 	return 0;
 }
 
+/* The pipdir a save of KIND goes to, checked (and its archive directory made): the
+ * user's, or with SITE (kpy save --site, an admin's publish) the first site pipdir,
+ * which must exist and be writable. NULL on failure; *OWN is freed by the caller. */
+static const char *save_pipdir(const struct kpy_config *cfg, const char *kind, int site, char **own,
+			       struct kpy_err *e)
+{
+	char **dirs;
+
+	*own = NULL;
+	if (!site)
+		return kpy_store_check(cfg->pipdir, kind, KPY_STORE_WRITABLE | KPY_STORE_CREATE, e) < 0 ? NULL : cfg->pipdir;
+	if (cfg->site_pipdir == NULL) {
+		kpy_err_set(e, KPY_ESITE, "--site publishes to the site store, but no site_pipdir is set in the site configuration");
+		return NULL;
+	}
+	if ((dirs = kpy_site_dirs(cfg->site_pipdir)) == NULL || dirs[0] == NULL ||
+	    (*own = strdup(dirs[0])) == NULL) {
+		kpy_strv_free(dirs);
+		kpy_err_set(e, KPY_EFAIL, "out of memory");
+		return NULL;
+	}
+	kpy_strv_free(dirs);
+	/* what an admin publishes is for every user: readable whatever the admin's umask */
+	umask(022);
+	if (kpy_site_check(*own, KPY_STORE_WRITABLE, e) < 0 ||
+	    kpy_store_check(*own, kind, KPY_STORE_WRITABLE | KPY_STORE_CREATE, e) < 0)
+		return NULL;
+	return *own;
+}
+
 /* kpy save --uv-cache NAME [DIR] */
-static int save_uv(struct kpy_save_opts *o, const char *given)
+static int save_uv(struct kpy_save_opts *o, const char *given, int site)
 {
 	struct kpy_err e = KPY_ERR_INIT, warn = KPY_ERR_INIT;
 	struct kpy_config cfg = { 0 };
 	struct kpy_manifest m = { 0 };
-	char dir[PATH_MAX], tag[PATH_MAX + 16], *dest = NULL, in[16], outs[16];
+	char dir[PATH_MAX], tag[PATH_MAX + 16], *dest = NULL, in[16], outs[16], *own = NULL;
+	const char *store;
 	struct stat st;
 	int rc = 1;
 	double t0;
@@ -432,9 +463,9 @@ static int save_uv(struct kpy_save_opts *o, const char *given)
 		kpy_err_set(&e, KPY_EINVAL, "%s is not a uv cache (uv writes CACHEDIR.TAG at the root of its cache, and there is none): give the cache's directory, as 'uv cache dir' prints it", dir);
 		goto out;
 	}
-	if (kpy_config_load(&cfg, &e) < 0 || kpy_store_check(cfg.pipdir, KPY_KIND_UV, KPY_STORE_WRITABLE | KPY_STORE_CREATE, &e) < 0)
+	if (kpy_config_load(&cfg, &e) < 0 || (store = save_pipdir(&cfg, KPY_KIND_UV, site, &own, &e)) == NULL)
 		goto out;
-	if ((dest = kpy_store_path(cfg.pipdir, KPY_KIND_UV, o->name)) == NULL) {
+	if ((dest = kpy_store_path(store, KPY_KIND_UV, o->name)) == NULL) {
 		kpy_err_set(&e, KPY_EFAIL, "out of memory");
 		goto out;
 	}
@@ -459,6 +490,7 @@ out:
 	kpy_manifest_free(&m);
 	kpy_config_free(&cfg);
 	free(dest);
+	free(own);
 	return rc;
 }
 
@@ -469,24 +501,32 @@ int cmd_save(const struct cmd *self, const struct cmd_args *a)
 	struct kpy_save_opts o = { 0 };
 	struct kpy_manifest m = { 0 };
 	const char *venv = getenv("VIRTUAL_ENV");
-	char *dest = NULL, *renamed = NULL;
+	char *dest = NULL, *renamed = NULL, *own = NULL;
+	const char *store;
 	int rc = 1, uv = cmd_has(a, OPT_UV_CACHE); /* then a DIR may follow NAME */
+	int site = cmd_has(a, OPT_SITE);
 	double t0;
 
 	(void)self;
 	o.force = cmd_has(a, OPT_FORCE);
 	o.name = a->argv[0];
+	if (kpy_store_bare(o.name) != o.name) {
+		say("cannot save to '%s': the site store is read-only for users; save it as your own with "
+		    "'kpy save %s%s' (an admin publishes with 'kpy save --site %s%s')", o.name, uv ? "--uv-cache " : "",
+		    kpy_store_bare(o.name), uv ? "--uv-cache " : "", kpy_store_bare(o.name));
+		return 1;
+	}
 	if (kpy_name_check(o.name, uv ? "uv cache name" : "environment name", &e) < 0)
 		return fail(&e);
 	if (uv)
-		return save_uv(&o, a->argv[1]);
+		return save_uv(&o, a->argv[1], site);
 	if (venv == NULL || venv[0] == '\0') {
 		say("no active virtual environment to save: activate one first (kpy activate NAME, or source ENV/bin/activate)");
 		return 1;
 	}
-	if (kpy_config_load(&cfg, &e) < 0 || kpy_store_check(cfg.pipdir, KPY_KIND_VENV, KPY_STORE_WRITABLE | KPY_STORE_CREATE, &e) < 0)
+	if (kpy_config_load(&cfg, &e) < 0 || (store = save_pipdir(&cfg, KPY_KIND_VENV, site, &own, &e)) == NULL)
 		goto out;
-	if ((dest = kpy_store_path(cfg.pipdir, KPY_KIND_VENV, o.name)) == NULL)
+	if ((dest = kpy_store_path(store, KPY_KIND_VENV, o.name)) == NULL)
 		goto out;
 	o.level = cfg.level;
 	t0 = now();
@@ -513,6 +553,7 @@ out:
 	kpy_config_free(&cfg);
 	free(renamed);
 	free(dest);
+	free(own);
 	return rc;
 }
 
@@ -523,6 +564,14 @@ static void fmt_time(char *buf, size_t n, long long t)
 
 	if (t <= 0 || localtime_r(&tt, &tm) == NULL || strftime(buf, n, "%Y-%m-%d %H:%M:%S", &tm) == 0)
 		snprintf(buf, n, "an unknown time");
+}
+
+/* A and B are manifests of the same save (not a later one, nor one of another store:
+ * the user's NAME and the site's, saved the same second, differ in prefix or size). */
+static int same_save(const struct kpy_manifest *a, const struct kpy_manifest *b)
+{
+	return a->saved == b->saved && a->bytes == b->bytes &&
+	       (a->prefix == NULL || b->prefix == NULL || strcmp(a->prefix, b->prefix) == 0);
 }
 
 /* PATH exists and was not restored now: use it if it holds the save ARCHIVE of NAME,
@@ -536,7 +585,8 @@ static int use_existing(const char *archive, const char *name, const char *as, c
 	char ad[64], ld[64];
 	int rv = -1;
 
-	if (kpy_live_manifest(path, &lm, &ignore) < 0 || lm.name == NULL || strcmp(lm.name, name) != 0) {
+	/* NAME may be site:NAME; the live copy records NAME */
+	if (kpy_live_manifest(path, &lm, &ignore) < 0 || lm.name == NULL || strcmp(lm.name, kpy_store_bare(name)) != 0) {
 		if (uv)
 			kpy_err_set(e, KPY_EFAIL, "a uv cache named '%s' already exists at %s and does not hold the saved %s: "
 				    "replace it with 'kpy load -f --uv-cache %s%s%s' (what is in it is lost), "
@@ -551,7 +601,8 @@ static int use_existing(const char *archive, const char *name, const char *as, c
 	}
 	if (kpy_archive_manifest(archive, &am, e) < 0)
 		goto out;
-	if (lm.saved != am.saved) {
+	/* another save: a later one, or one of another store (site:NAME and the user's NAME) */
+	if (!same_save(&lm, &am)) {
 		fmt_time(ld, sizeof(ld), lm.saved);
 		fmt_time(ad, sizeof(ad), am.saved);
 		kpy_err_set(e, KPY_EFAIL, "'%s' at %s holds the save of %s from %s, but %s was saved again on %s: "
@@ -588,12 +639,14 @@ int cmd_load(const struct cmd *self, const struct cmd_args *a)
 			return usage_error(self, "give the NAME of a saved %s", kpy_store_noun(kind));
 		return print_saved(uv ? KPY_KIND_UV : NULL, 0);
 	}
-	if (kpy_name_check(name, uv ? "uv cache name" : "environment name", &e) < 0 ||
+	/* site:NAME is the site store's NAME; the live copy is NAME */
+	if (kpy_name_check(kpy_store_bare(name), uv ? "uv cache name" : "environment name", &e) < 0 ||
 	    (as != NULL && kpy_name_check(as, "name given to --as", &e) < 0))
 		goto out;
 	if (as == NULL)
-		as = name;
-	if (kpy_config_load(&cfg, &e) < 0 || (archive = kpy_store_find(cfg.pipdir, kind, name, &e)) == NULL)
+		as = kpy_store_bare(name);
+	if (kpy_config_load(&cfg, &e) < 0 ||
+	    (archive = kpy_store_lookup(cfg.pipdir, cfg.site_pipdir, kind, name, NULL, &e)) == NULL)
 		goto out;
 	if (uv) {
 		/* beside the envs, on their file system: uv hard-links from its cache */
@@ -622,12 +675,12 @@ int cmd_load(const struct cmd *self, const struct cmd_args *a)
 		goto out;
 	if (!restored && use_existing(archive, name, as, path, uv, &e) < 0)
 		goto out;
-	if (restored && strcmp(as, name) == 0)
+	if (restored && strcmp(as, kpy_store_bare(name)) == 0)
 		say("loaded %s%s into %s in %.2f s", uv ? "the uv cache " : "", name, path, now() - t0);
 	else if (restored)
 		say("loaded %s%s as %s into %s in %.2f s", uv ? "the uv cache " : "", name, as, path, now() - t0);
 	snprintf(again, sizeof(again), "load %s%s%s%s", uv ? "--uv-cache " : "", name,
-		 strcmp(as, name) ? " --as " : "", strcmp(as, name) ? as : "");
+		 strcmp(as, kpy_store_bare(name)) ? " --as " : "", strcmp(as, kpy_store_bare(name)) ? as : "");
 	rc = uv ? activate_uv(path, sh, again) : activate(path, 1, sh, again);
 out:
 	if (rc == 1) {
@@ -659,8 +712,8 @@ static void not_live(const char *root, const char *name, struct kpy_err *e)
 		near = kpy_suggest(name, (const char *const *)names);
 	}
 	if (kpy_config_load(&cfg, &ignore) == 0)
-		saved = kpy_store_path(cfg.pipdir, KPY_KIND_VENV, name);
-	if (saved != NULL && access(saved, F_OK) == 0) {
+		saved = kpy_store_lookup(cfg.pipdir, cfg.site_pipdir, KPY_KIND_VENV, name, NULL, &ignore);
+	if (saved != NULL) {
 		snprintf(hint, sizeof(hint), "; a saved environment of that name exists: load it with 'kpy load %s'", name);
 	} else if (near == NULL) {
 		struct kpy_saved *v = NULL;
@@ -686,6 +739,25 @@ static void not_live(const char *root, const char *name, struct kpy_err *e)
 	kpy_strv_free(names);
 }
 
+/* 1 if the live env of manifest LM holds the site store's NAME (site:NAME). */
+static int from_site(const struct kpy_config *cfg, const char *name, const struct kpy_manifest *lm)
+{
+	struct kpy_err ignore = KPY_ERR_INIT;
+	struct kpy_manifest sm = { 0 };
+	char site[KPY_NAME_MAX + 8], *archive;
+	int rv = 0;
+
+	snprintf(site, sizeof(site), KPY_SITE_PREFIX "%s", name);
+	if (cfg->site_pipdir == NULL ||
+	    (archive = kpy_store_lookup(cfg->pipdir, cfg->site_pipdir, KPY_KIND_VENV, site, NULL, &ignore)) == NULL)
+		return 0;
+	if (kpy_archive_manifest(archive, &sm, &ignore) == 0)
+		rv = same_save(&sm, lm);
+	kpy_manifest_free(&sm);
+	free(archive);
+	return rv;
+}
+
 /* kpy activate -l: each live env, the save it holds and whether it changed since. */
 static int print_live(const char *root, char **names)
 {
@@ -705,11 +777,12 @@ static int print_live(const char *root, char **names)
 		if (kpy_live_manifest(path, &lm, &ignore) == 0 && lm.name != NULL) {
 			fmt_time(when, sizeof(when), lm.saved);
 			if (!cfg_ok || kpy_name_check(lm.name, "name", &ignore) < 0 ||
-			    (archive = kpy_store_path(cfg.pipdir, KPY_KIND_VENV, lm.name)) == NULL ||
-			    access(archive, F_OK) < 0)
+			    (archive = kpy_store_lookup(cfg.pipdir, cfg.site_pipdir, KPY_KIND_VENV, lm.name, NULL, &ignore)) == NULL)
 				snprintf(state, sizeof(state), "save removed");
 			else if (kpy_archive_manifest(archive, &am, &ignore) < 0)
 				snprintf(state, sizeof(state), "save damaged");
+			else if (!same_save(&am, &lm) && from_site(&cfg, lm.name, &lm))
+				snprintf(state, sizeof(state), "as saved (site:%s)", lm.name);
 			else if (am.saved != lm.saved)
 				snprintf(state, sizeof(state), "%s", am.saved > lm.saved ? "saved again since" : "other save");
 			else
@@ -911,7 +984,7 @@ int cmd_export(const struct cmd *self, const struct cmd_args *a)
 	int rc = 1;
 	struct stat st;
 
-	if (kpy_name_check(name, "environment name", &e) < 0)
+	if (kpy_name_check(kpy_store_bare(name), "environment name", &e) < 0)
 		return fail(&e);
 	/* the new prefix: the parent's real path plus the last component; a relative
 	 * PATH is taken from the working directory */
@@ -935,7 +1008,7 @@ int cmd_export(const struct cmd *self, const struct cmd_args *a)
 		*slash = '\0';
 	if (*base == '\0' || strcmp(base, ".") == 0 || strcmp(base, "..") == 0)
 		return usage_error(self, "PATH must name a new directory");
-	if (kpy_config_load(&cfg, &e) < 0 || (archive = kpy_store_find(cfg.pipdir, KPY_KIND_VENV, name, &e)) == NULL)
+	if (kpy_config_load(&cfg, &e) < 0 || (archive = kpy_store_lookup(cfg.pipdir, cfg.site_pipdir, KPY_KIND_VENV, name, NULL, &e)) == NULL)
 		goto out;
 	/* missing parents are made (0755 less the umask), like mkdir -p */
 	if (slash != NULL && slash != copy && stat(copy, &st) < 0 && errno == ENOENT &&

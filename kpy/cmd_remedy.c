@@ -23,6 +23,8 @@ static const struct {
 		       "config KEY VALUE'), or the site file (ask your admin)", NULL },
 	{ KPY_ENOTVENV, "activate the env to save, or make one with 'kpy create'", NULL },
 	{ KPY_ENEWER, "upgrade kpy", NULL },
+	{ KPY_ESITE, "the site store is site_pipdir in the site file (KPY_SITE_CONFIG, or " SYSCONFDIR "/kpy.conf), "
+		     "set by your admin: ask them", NULL },
 	{ KPY_EBUSY, "save again when nothing writes to it (no pip or uv running there)", NULL },
 };
 

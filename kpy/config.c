@@ -32,7 +32,9 @@
 	X("pipdir", "where the archives are kept", "$XDG_DATA_HOME/kpy")      \
 	X("compute_hosts", "host patterns (cn* gpu*) where pip goes offline", \
 	  "none")                                                             \
-	X("level", "zstd level 1-19 for save", "3")
+	X("level", "zstd level 1-19 for save", "3")                           \
+	X("site_pipdir", "admins' read-only stores (site file only)", \
+	  "none")
 #define KEY_ENTRY(key, about, dflt) { key, about, dflt },
 #define KEY_NAME(key, about, dflt) key,
 const struct kpy_config_key kpy_config_table[] = { CONFIG_KEYS(KEY_ENTRY){ NULL, NULL, NULL } };
@@ -71,6 +73,8 @@ char *kpy_config_value(const struct kpy_config *c, const char *key)
 		return strdup(c->compute_hosts ? c->compute_hosts : "");
 	if (strcmp(key, "level") == 0 && asprintf(&out, "%d", c->level) >= 0)
 		return out;
+	if (strcmp(key, "site_pipdir") == 0)
+		return strdup(c->site_pipdir ? c->site_pipdir : "");
 	return NULL;
 }
 
@@ -163,6 +167,38 @@ static char *expand(const struct env *env, const char *v)
 	return out;
 }
 
+/* site_pipdir: absolute paths separated by ':' or blanks, kept joined by ':'. */
+static int apply_site(struct kpy_config *c, const char *val, const char *from, struct kpy_err *e)
+{
+	struct kpy_buf b = KPY_BUF_INIT;
+	const char *p = val;
+
+	while (*p != '\0') {
+		size_t n = strcspn(p, ": \t");
+		if (n > 0 && p[0] != '/') {
+			free(b.p);
+			return kpy_err_set(e, KPY_ECONFIG, "site_pipdir '%.*s' (from %s) is not an absolute path", (int)n, p, from);
+		}
+		if (n > 0) {
+			if (b.len > 0)
+				kpy_buf_add(&b, ":", 1);
+			kpy_buf_add(&b, p, n);
+		}
+		p += n;
+		p += strspn(p, ": \t");
+	}
+	kpy_buf_add(&b, "", 1);
+	if (b.oom) {
+		free(b.p);
+		return kpy_err_set(e, KPY_EFAIL, "out of memory");
+	}
+	free(c->site_pipdir);
+	c->site_pipdir = b.p[0] != '\0' ? b.p : NULL;
+	if (c->site_pipdir == NULL)
+		free(b.p);
+	return 0;
+}
+
 static int apply(struct kpy_config *c, const struct env *env, const char *key,
 		 const char *val, const char *from, struct kpy_err *e)
 {
@@ -185,11 +221,14 @@ static int apply(struct kpy_config *c, const struct env *env, const char *key,
 		if (*val == '\0' || *end != '\0' || l < 1 || l > 19)
 			return kpy_err_set(e, KPY_ECONFIG, "level '%s' (from %s) is not a number from 1 to 19", val, from);
 		c->level = (int)l;
+	} else if (strcmp(key, "site_pipdir") == 0) {
+		return apply_site(c, val, from, e);
 	}
 	return 0;
 }
 
-static int load_file(struct kpy_config *c, const struct env *env, const char *path,
+/* SITE: PATH is the site file, the only place site_pipdir is read from. */
+static int load_file(struct kpy_config *c, const struct env *env, const char *path, int site,
 		     struct kpy_err *e)
 {
 	dictionary *d;
@@ -210,6 +249,12 @@ static int load_file(struct kpy_config *c, const struct env *env, const char *pa
 		if (v == NULL) { /* a key above any section counts as [kpy] */
 			snprintf(k, sizeof(k), ":%s", kpy_config_keys[i]);
 			v = iniparser_getstring(d, k, NULL);
+		}
+		if (v != NULL && !site && strcmp(kpy_config_keys[i], "site_pipdir") == 0) {
+			kpy_err_set(e, KPY_ECONFIG, "site_pipdir is set in %s, but it is read from the site file only "
+				    "(KPY_SITE_CONFIG, or %s/kpy.conf); remove it with 'kpy config --unset site_pipdir'",
+				    path, SYSCONFDIR);
+			goto fail;
 		}
 		if (v != NULL && apply(c, env, kpy_config_keys[i], v, path, e) < 0)
 			goto fail;
@@ -246,10 +291,10 @@ int kpy_config_load_from(struct kpy_config *c, kpy_getenv_fn *get, const void *a
 		free(c->pipdir);
 		c->pipdir = p;
 	}
-	if (load_file(c, &env, site != NULL && site[0] ? site : SYSCONFDIR "/kpy.conf", e) < 0)
+	if (load_file(c, &env, site != NULL && site[0] ? site : SYSCONFDIR "/kpy.conf", 1, e) < 0)
 		goto fail;
 	user = user_path(&env, e);
-	if (user == NULL || load_file(c, &env, user, e) < 0)
+	if (user == NULL || load_file(c, &env, user, 0, e) < 0)
 		goto fail;
 	for (size_t i = 0; i < sizeof(envs) / sizeof(envs[0]); i++) {
 		const char *v = get(envs[i][0], arg);
@@ -272,6 +317,7 @@ void kpy_config_free(struct kpy_config *c)
 {
 	free(c->pipdir);
 	free(c->compute_hosts);
+	free(c->site_pipdir);
 	memset(c, 0, sizeof(*c));
 }
 
@@ -429,6 +475,9 @@ int kpy_config_set(const char *key, const char *value, struct kpy_err *e)
 
 	if (kpy_config_check_key(key, e) < 0)
 		return -1;
+	if (value != NULL && strcmp(key, "site_pipdir") == 0)
+		return kpy_err_set(e, KPY_EINVAL, "site_pipdir is read from the site file only (KPY_SITE_CONFIG, or %s/kpy.conf), "
+				   "where an admin sets it; your own envs go to your pipdir ('kpy config pipdir PATH')", SYSCONFDIR);
 	if (value != NULL && strpbrk(value, "\n\r#;") != NULL)
 		return kpy_err_set(e, KPY_EINVAL, "the value for %s cannot hold a newline, '#' or ';' (INI comments): choose another", key);
 	/* iniparser strips blanks and quotes around a value and joins a line ending in '\' with the next */

@@ -9,6 +9,8 @@ struct kpy_config {
 	char *pipdir;        /* permanent store; default $XDG_DATA_HOME/kpy */
 	char *compute_hosts; /* space-separated fnmatch patterns of compute nodes, or NULL */
 	int level;           /* zstd level for save, 1..19, default 3 */
+	char *site_pipdir;   /* read-only site stores, absolute paths joined by ':', or NULL;
+			      * read from the site file only */
 };
 
 /* Site file (KPY_SITE_CONFIG or SYSCONFDIR/kpy.conf), then the user file

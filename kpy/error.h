@@ -25,6 +25,8 @@ enum kpy_code {
 	KPY_ENEWER,    /* the archive was made by a newer kpy */
 	KPY_EBUSY,     /* the env or archive changed while kpy worked on it */
 	KPY_ETAKEN,    /* a destination directory exists already (not a saved name) */
+	KPY_ESITE,     /* the site store (site_pipdir): none set, missing, unreadable, or
+			* read-only where an admin's publish needs to write */
 };
 
 /* Caller-owned; zero it (KPY_ERR_INIT) before use. The first error set is kept. */

@@ -15,6 +15,7 @@ static const struct cmd_opt save_opts[] = {
 	{ "--force", "-f", OPT_FORCE, NULL, NULL },
 	{ "--uv-cache", NULL, OPT_UV_CACHE, NULL,
 	  &(const struct cmd_operands){ 1, 2, "give the name to save the uv cache under" } },
+	{ "--site", NULL, OPT_SITE, NULL, NULL },
 	{ NULL, NULL, 0, NULL, NULL },
 };
 static const struct cmd_opt load_opts[] = {
@@ -39,6 +40,7 @@ static const struct cmd_opt rm_opts[] = {
 	  &(const struct cmd_operands){ 1, 1, "give the NAME of the saved uv cache to delete" } },
 	{ "--script", NULL, OPT_SCRIPT, NULL,
 	  &(const struct cmd_operands){ 1, -1, "give the KEY of the script environment to delete ('kpy list' shows them)" } },
+	{ "--site", NULL, OPT_SITE, NULL, NULL },
 	{ NULL, NULL, 0, NULL, NULL },
 };
 static const struct cmd_opt config_opts[] = {
@@ -69,7 +71,7 @@ const struct cmd kpy_cmds[] = {
 	  "Without NAME a placeholder is used: venv, venv1, ... Through the shell\n"
 	  "function (eval \"$(kpy bash)\") the new env is activated.\n",
 	  NULL, { 0, 2, NULL }, 0, NULL },
-	{ "save", cmd_save, "save [-f] NAME | save [-f] --uv-cache NAME [DIR]",
+	{ "save", cmd_save, "save [-f] [--site] NAME | save [-f] [--site] --uv-cache NAME [DIR]",
 	  "Archive the active environment ($VIRTUAL_ENV) to\n"
 	  "<pipdir>/venv_archives/NAME.tar.zst. An existing NAME is replaced only with -f,\n"
 	  "atomically. The env's prompt becomes NAME; a live env (made by create or load)\n"
@@ -77,7 +79,9 @@ const struct cmd kpy_cmds[] = {
 	  "  -f, --force   replace an existing archive\n"
 	  "  --uv-cache    archive the uv cache DIR (default $UV_CACHE_DIR, else\n"
 	  "                $XDG_CACHE_HOME/uv, else ~/.cache/uv) to\n"
-	  "                <pipdir>/uv_caches/NAME.tar.zst, its hard links and symlinks kept\n",
+	  "                <pipdir>/uv_caches/NAME.tar.zst, its hard links and symlinks kept\n"
+	  "  --site        publish to the site store instead (the first site_pipdir of the\n"
+	  "                site file), for every user: for its admins, who can write there\n",
 	  save_opts, { 1, 1, "give the name to save the active environment under" }, CMD_SIGNALS, NULL },
 	{ "load", cmd_load, "load [-f] [--sh] [--uv-cache] [NAME] [--as NEW]",
 	  "Restore the saved environment NAME as NEW (default NAME) where create would\n"
@@ -86,7 +90,9 @@ const struct cmd kpy_cmds[] = {
 	  "every task of a job may run kpy load at once; one restores, all use it. In a\n"
 	  "job without $SLURM_TMPDIR it goes to a directory of that job only. Without\n"
 	  "NAME, list the saved environments. In a job, kpy load that cannot activate\n"
-	  "the shell (no shell function, no --sh) exits with status 3.\n\n"
+	  "the shell (no shell function, no --sh) exits with status 3.\n"
+	  "NAME is looked up in your pipdir, then in each site pipdir (site_pipdir, the\n"
+	  "admins' read-only store); site:NAME takes the site's even if you have a NAME.\n\n"
 	  "  --as NEW     load under another name (and prompt)\n"
 	  "  -f, --force  reload: replace the loaded copy (changes in it are lost)\n"
 	  "  --sh         print shell code that activates it (and, on a compute node,\n"
@@ -115,19 +121,25 @@ const struct cmd kpy_cmds[] = {
 	  "then the saved uv caches, if any: name, size, date, files; then, if there are\n"
 	  "any, the script environments of kpy run: key, Python, size, date, the script\n"
 	  "and the dependencies they were built for. Says so when the pipdir does not\n"
-	  "exist.\n\n"
-	  "  --names, -q  print only the names, one a line (the environments')\n"
+	  "exist. Then, for each site pipdir (site_pipdir), its envs and uv caches under\n"
+	  "'site envs (PATH):' and 'site uv caches (PATH):'; a site name you also have\n"
+	  "yourself shows as site:NAME, the way to load it (your own wins).\n\n"
+	  "  --names, -q  print only the names, one a line (the environments': yours,\n"
+	  "               then the site's as load takes them: NAME, or site:NAME)\n"
 	  "  --uv-cache   the uv caches only\n",
 	  list_opts, { 0, 0, NULL }, 0, NULL },
-	{ "rm", cmd_rm, "rm [--uv-cache] NAME | rm --script KEY...",
+	{ "rm", cmd_rm, "rm [--site] [--uv-cache] NAME | rm --script KEY...",
 	  "Delete the saved environment NAME (with --uv-cache: the saved uv cache NAME)\n"
-	  "from the pipdir.\n\n"
+	  "from the pipdir. The site store's (site:NAME) is read-only for users.\n\n"
+	  "  --site            delete it from the first site pipdir instead (for its\n"
+	  "                    admins, who can write there)\n"
 	  "  --script KEY...   delete the script environments KEY of kpy run instead\n"
 	  "                    ('kpy list' shows them); the next kpy run builds again\n",
 	  rm_opts, { 1, 1, "give the NAME of the saved environment to delete" }, 0, NULL },
 	{ "export", cmd_export, "export NAME PATH",
 	  "Restore the saved environment NAME into the directory PATH, which must not\n"
-	  "exist, with its paths rewritten for PATH. Missing parents of PATH are made.\n",
+	  "exist, with its paths rewritten for PATH. Missing parents of PATH are made.\n"
+	  "NAME is found as kpy load finds it (site:NAME: the site store's).\n",
 	  NULL, { 2, 2, "give the saved NAME and the PATH to restore it to" }, CMD_SIGNALS, NULL },
 	{ "config", cmd_config, "config [KEY [VALUE]] | config --unset KEY",
 	  "Without KEY, print every setting as 'key = value'. With KEY, print its value.\n"

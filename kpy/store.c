@@ -3,6 +3,7 @@
 #include "store.h"
 #include "buf.h"
 #include "envarchive.h"
+#include "live.h"
 #include "text.h"
 #include "tree.h"
 
@@ -94,14 +95,16 @@ int kpy_store_check(const char *pipdir, const char *kind, unsigned flags, struct
 	return rv;
 }
 
-char *kpy_store_find(const char *pipdir, const char *kind, const char *name, struct kpy_err *e)
+/* kpy_store_find in PIPDIR, which messages call LABEL ("pipdir", "site pipdir"). */
+static char *find_in(const char *pipdir, const char *label, const char *kind, const char *name,
+		     struct kpy_err *e)
 {
 	char *path;
 
 	char what[40];
 
 	snprintf(what, sizeof(what), "%s name", kpy_store_noun(kind));
-	if (kpy_name_check(name, what, e) < 0 || check_dir(pipdir, "pipdir", 0, e) < 0)
+	if (kpy_name_check(name, what, e) < 0 || check_dir(pipdir, label, 0, e) < 0)
 		return NULL;
 	/* a pipdir without the archive directory of KIND: nothing of that kind saved */
 	char *dir = kpy_store_dir(pipdir, kind);
@@ -126,6 +129,113 @@ char *kpy_store_find(const char *pipdir, const char *kind, const char *name, str
 		free(path);
 		return NULL;
 	}
+	return path;
+}
+
+char *kpy_store_find(const char *pipdir, const char *kind, const char *name, struct kpy_err *e)
+{
+	return find_in(pipdir, "pipdir", kind, name, e);
+}
+
+const char *kpy_store_bare(const char *name)
+{
+	size_t n = strlen(KPY_SITE_PREFIX);
+
+	return name != NULL && strncmp(name, KPY_SITE_PREFIX, n) == 0 ? name + n : name;
+}
+
+char **kpy_site_dirs(const char *list)
+{
+	size_t n = 0, k = 0;
+	char **v;
+
+	for (const char *p = list; p != NULL && *p; p++)
+		n += *p == ':';
+	if ((v = calloc(n + 2, sizeof(*v))) == NULL)
+		return NULL;
+	for (const char *p = list; p != NULL && *p; ) {
+		size_t l = strcspn(p, ":");
+		if (l > 0 && (v[k++] = strndup(p, l)) == NULL) {
+			kpy_strv_free(v);
+			return NULL;
+		}
+		p += l;
+		p += *p == ':';
+	}
+	return v;
+}
+
+int kpy_site_check(const char *dir, unsigned flags, struct kpy_err *e)
+{
+	struct kpy_err de = KPY_ERR_INIT;
+
+	if (check_dir(dir, "the site pipdir", flags & KPY_STORE_WRITABLE, &de) < 0)
+		return kpy_err_set(e, KPY_ESITE, "%s", de.msg);
+	return 0;
+}
+
+char *kpy_store_lookup(const char *pipdir, const char *sites, const char *kind,
+		       const char *name, char **found_in, struct kpy_err *e)
+{
+	const char *bare = kpy_store_bare(name);
+	int site_only = bare != name, readable = 0;
+	struct kpy_err ue = KPY_ERR_INIT;
+	struct kpy_buf why = KPY_BUF_INIT;
+	char **dirs = NULL, *path = NULL, what[40];
+
+	if (found_in != NULL)
+		*found_in = NULL;
+	snprintf(what, sizeof(what), "%s name", kpy_store_noun(kind));
+	if (kpy_name_check(bare, what, e) < 0)
+		return NULL;
+	if (!site_only) {
+		if ((path = find_in(pipdir, "pipdir", kind, bare, &ue)) != NULL) {
+			if (found_in != NULL && (*found_in = strdup(pipdir)) == NULL) {
+				free(path);
+				kpy_err_set(e, KPY_EFAIL, "out of memory");
+				return NULL;
+			}
+			return path;
+		}
+		/* only a name the user's pipdir lacks (or a pipdir not made yet) is the site's */
+		if ((ue.code != KPY_ENOSAVED && ue.code != KPY_EPIPDIR) || sites == NULL || sites[0] == '\0') {
+			kpy_err_set(e, ue.code, "%s", ue.msg);
+			return NULL;
+		}
+	}
+	if (sites == NULL || sites[0] == '\0') {
+		kpy_err_set(e, KPY_ESITE, "'%s' names the site store, but none is set up here (no site_pipdir "
+			    "in the site configuration): there is no site %s '%s'", name, kpy_store_noun(kind), bare);
+		return NULL;
+	}
+	if ((dirs = kpy_site_dirs(sites)) == NULL) {
+		kpy_err_set(e, KPY_EFAIL, "out of memory");
+		return NULL;
+	}
+	for (size_t i = 0; dirs[i] != NULL; i++) {
+		struct kpy_err se = KPY_ERR_INIT;
+
+		if (kpy_site_check(dirs[i], 0, &se) == 0 &&
+		    (path = find_in(dirs[i], "site pipdir", kind, bare, &se)) != NULL) {
+			if (found_in != NULL && (*found_in = strdup(dirs[i])) == NULL) {
+				free(path);
+				path = NULL;
+				kpy_err_set(e, KPY_EFAIL, "out of memory");
+			}
+			goto out;
+		}
+		readable |= se.code != KPY_ESITE;
+		kpy_buf_addf(&why, "%s%s", why.len ? "; " : "", se.msg);
+	}
+	if (why.oom)
+		kpy_err_set(e, KPY_EFAIL, "out of memory");
+	else if (site_only)
+		kpy_err_set(e, readable ? KPY_ENOSAVED : KPY_ESITE, "no site %s '%s': %s", kpy_store_noun(kind), bare, why.p);
+	else
+		kpy_err_set(e, ue.code, "%s; nor in the site store: %s", ue.msg, why.p);
+out:
+	kpy_buf_free(&why);
+	kpy_strv_free(dirs);
 	return path;
 }
 

@@ -56,6 +56,26 @@ const char *kpy_store_noun(const char *kind);
 int kpy_store_missing(const char *pipdir, const char *kind, const char *name,
 		      struct kpy_err *e);
 
+/* ---- the site store: read-only pipdirs an admin publishes to (site_pipdir) ---- */
+#define KPY_SITE_PREFIX "site:"
+/* NAME past a leading "site:" (NAME itself when it has none). */
+const char *kpy_store_bare(const char *name);
+/* The directories of a site_pipdir LIST (':'-joined, as kpy_config keeps it; NULL is
+ * none), NULL-terminated; malloc'd, free with kpy_strv_free. NULL when out of memory. */
+char **kpy_site_dirs(const char *list);
+/* The site pipdir DIR must exist, be a directory and readable (with
+ * KPY_STORE_WRITABLE: writable too); else -1, KPY_ESITE. */
+int kpy_site_check(const char *dir, unsigned flags, struct kpy_err *e);
+/* The archive a user means by NAME of KIND; malloc'd. A plain NAME is looked up in
+ * the user's PIPDIR first, then in each site pipdir of SITES (a site_pipdir list, or
+ * NULL) in turn: the first that has it wins. "site:NAME" looks only in the site
+ * pipdirs. Nothing is written anywhere. *FOUND_IN (when not NULL) gets the pipdir it
+ * was found in (malloc'd). On failure NULL: KPY_ENOSAVED naming what each store
+ * holds, KPY_ESITE when "site:" is given and no site pipdir can be read (or none is
+ * set), or the user's pipdir's error (KPY_EPIPDIR, ...) when no site has NAME. */
+char *kpy_store_lookup(const char *pipdir, const char *sites, const char *kind,
+		       const char *name, char **found_in, struct kpy_err *e);
+
 /* Remove a saved archive; an unknown name is KPY_ENOSAVED naming those that exist. */
 int kpy_store_rm(const char *pipdir, const char *kind, const char *name, struct kpy_err *e);
 

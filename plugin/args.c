@@ -89,7 +89,8 @@ int kpy_args_name(enum kpy_opt opt, char *(*get)(const char *var, void *arg), vo
 		out->name = NULL;
 	}
 	snprintf(label, sizeof(label), "%s name", out->what);
-	if (out->name != NULL && kpy_name_check(out->name, label, &out->err) < 0)
+	/* site:NAME: the site store's NAME */
+	if (out->name != NULL && kpy_name_check(kpy_store_bare(out->name), label, &out->err) < 0)
 		return -1;
 	return 0;
 }
@@ -126,8 +127,25 @@ static int parse_bool(const char *arg, const char *val, int *out)
 	return -1;
 }
 
-#define KPY_ARGS_LIST "pipdir=PATH, tmpdir=PATH, offline=yes|no, restore_timeout=SECONDS " \
-	"and restore_memory=SIZE"
+#define KPY_ARGS_LIST "pipdir=PATH, site_pipdir=PATH[:PATH...], tmpdir=PATH, offline=yes|no, " \
+	"restore_timeout=SECONDS and restore_memory=SIZE"
+
+/* site_pipdir=PATH[:PATH...]: every part absolute */
+static int parse_paths(const char *arg, const char *val, const char **out)
+{
+	for (const char *p = val; *p; ) {
+		size_t n = strcspn(p, ":");
+		if (n > 0 && p[0] != '/') {
+			kpy_log_error("kpy: plugstack.conf: '%s': '%.*s' is not an absolute path: give "
+				      "absolute paths separated by ':'", arg, (int)n, p);
+			return -1;
+		}
+		p += n;
+		p += *p == ':';
+	}
+	*out = val;
+	return 0;
+}
 
 static int parse_seconds(const char *arg, const char *val, unsigned *out)
 {
@@ -179,6 +197,7 @@ int kpy_args_parse(int ac, char **av, struct kpy_plugin_config *c)
 	int rv = -1;
 
 	c->pipdir = NULL;
+	c->site_pipdir = NULL;
 	c->tmpdir = KPY_DEFAULT_TMPDIR;
 	c->offline = 1;
 	c->restore_timeout = KPY_DEFAULT_RESTORE_TIMEOUT;
@@ -196,6 +215,8 @@ int kpy_args_parse(int ac, char **av, struct kpy_plugin_config *c)
 		klen = (size_t)(eq - arg);
 		if (klen == 6 && strncmp(arg, "pipdir", klen) == 0)
 			ret = parse_path(arg, eq + 1, &c->pipdir);
+		else if (klen == 11 && strncmp(arg, "site_pipdir", klen) == 0)
+			ret = parse_paths(arg, eq + 1, &c->site_pipdir);
 		else if (klen == 6 && strncmp(arg, "tmpdir", klen) == 0)
 			ret = parse_path(arg, eq + 1, &c->tmpdir);
 		else if (klen == 7 && strncmp(arg, "offline", klen) == 0)

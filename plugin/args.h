@@ -14,6 +14,8 @@
 /* plugstack.conf arguments; strings point into the plugin's argv (not owned). */
 struct kpy_plugin_config {
 	const char *pipdir; /* pipdir=PATH, or NULL: the job user's own configuration */
+	const char *site_pipdir; /* site_pipdir=PATH[:PATH...], or NULL: the job user's
+				  * configuration's (the site file's) */
 	const char *tmpdir; /* tmpdir=PATH: base of per-job scratch when no SLURM_TMPDIR */
 	int offline;        /* offline=yes|no */
 	unsigned restore_timeout;        /* restore_timeout=SECONDS: kill a slower restore */

@@ -25,6 +25,8 @@ static const struct {
 	{ KPY_EPIPDIR, 1, "it is set in plugstack.conf (pipdir=): ask your admin" },
 	{ KPY_ECONFIG, -1, "fix it on a login node ('kpy config' shows your settings), or ask your "
 			   "admin when it is in the site file" },
+	{ KPY_ESITE, -1, "the site store is set by your admin (site_pipdir in plugstack.conf or "
+			 "the site kpy.conf): ask them, or use an env of your own" },
 	{ KPY_ENEWER, -1, "ask your admin to upgrade kpy on the compute nodes" },
 };
 

@@ -126,7 +126,7 @@ static void child_restore(const struct kpy_job *j, const char *kind, const char 
 {
 	struct kpy_err e = KPY_ERR_INIT;
 	struct kpy_config cfg = { 0 };
-	const char *pipdir = pc->pipdir;
+	const char *pipdir = pc->pipdir, *sites = pc->site_pipdir;
 	char *archive = NULL, *dest = NULL;
 	int rv = -1;
 
@@ -152,16 +152,24 @@ static void child_restore(const struct kpy_job *j, const char *kind, const char 
 		if (kpy_config_load_from(&cfg, job_var, j, &e) < 0)
 			goto out;
 		pipdir = cfg.pipdir;
+		if (sites == NULL)
+			sites = cfg.site_pipdir;
+	} else if (sites == NULL) {
+		/* pipdir= without site_pipdir=: the site file's, if the configuration reads */
+		struct kpy_err ignore = KPY_ERR_INIT;
+		if (kpy_config_load_from(&cfg, job_var, j, &ignore) == 0)
+			sites = cfg.site_pipdir;
 	}
 	if (strlen(pipdir) >= sizeof(out->pipdir)) {
 		kpy_err_set(&e, KPY_EINVAL, "the pipdir path %s is too long", pipdir);
 		goto out;
 	}
 	strcpy(out->pipdir, pipdir);
-	/* the pipdir readable, the archive there: else the list of what is */
-	if ((archive = kpy_store_find(pipdir, kind, name, &e)) == NULL)
+	/* the user's pipdir, then the site's (site:NAME only the site's): else the list of
+	 * what there is; nothing is written there */
+	if ((archive = kpy_store_lookup(pipdir, sites, kind, name, NULL, &e)) == NULL)
 		goto out;
-	if ((dest = kpy_live_path(j->root, kind, name)) == NULL) {
+	if ((dest = kpy_live_path(j->root, kind, kpy_store_bare(name))) == NULL) {
 		kpy_err_set(&e, KPY_EFAIL, "out of memory");
 		goto out;
 	}

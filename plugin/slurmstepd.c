@@ -200,7 +200,7 @@ static int export_env(spank_t sp, const struct kpy_job *j, const char *pipdir)
 	int rv = -1;
 	size_t blen;
 
-	if ((dest = kpy_live_path(j->root, KPY_KIND_VENV, ctx.name)) == NULL ||
+	if ((dest = kpy_live_path(j->root, KPY_KIND_VENV, kpy_store_bare(ctx.name))) == NULL ||
 	    asprintf(&bin, "%s/bin", dest) < 0) {
 		remember("kpy: out of memory");
 		goto fail;
@@ -238,7 +238,7 @@ fail:
 /* The restored uv cache: UV_CACHE_DIR for the tasks, and uv offline. */
 static int export_uv(spank_t sp, const struct kpy_job *j, const char *pipdir)
 {
-	char *dest = kpy_live_path(j->root, KPY_KIND_UV, ctx.uv), *path;
+	char *dest = kpy_live_path(j->root, KPY_KIND_UV, kpy_store_bare(ctx.uv)), *path;
 	int rv = -1;
 
 	if (dest == NULL) {
@@ -290,7 +290,7 @@ static int restore_one(spank_t sp, struct kpy_job *j, const char *kind, const ch
 			 how ? ": " : "", how ? how : "");
 		goto fail;
 	}
-	dest = kpy_live_path(j->root, kind, name);
+	dest = kpy_live_path(j->root, kind, kpy_store_bare(name)); /* site:NAME is live as NAME */
 	if (r->restored)
 		kpy_log_info("kpy: restored %s%s into %s in %ld ms", uv ? "the uv cache " : "", name,
 			     dest ? dest : j->scratch, ms);

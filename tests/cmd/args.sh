@@ -117,7 +117,7 @@ ok "  ... and not offered" lacks "did you mean"
 
 # --- config keys: one table -------------------------------------------------------------
 keys=$("$KPY" config --keys)
-ok "config --keys lists the keys" same "$(echo $keys)" "pipdir compute_hosts level"
+ok "config --keys lists the keys" same "$(echo $keys)" "pipdir compute_hosts level site_pipdir"
 "$KPY" help config > "$T/help-config"
 "$KPY" config > "$T/config-all"
 for k in $keys; do

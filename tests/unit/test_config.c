@@ -335,3 +335,47 @@ Test(config, one_table_of_keys)
 	cr_assert_null(kpy_config_value(&c, "nosuchkey"));
 	kpy_config_free(&c);
 }
+
+Test(config, site_pipdir_from_the_site_file_only)
+{
+	struct kpy_config c;
+	struct kpy_err e = KPY_ERR_INIT;
+	char user[PATH_MAX], cfgdir[PATH_MAX];
+
+	cr_assert_eq(kpy_config_load(&c, &e), 0, "%s", e.msg);
+	cr_assert_null(c.site_pipdir, "unset by default");
+	kpy_config_free(&c);
+	/* ':' or blanks between, kept joined by ':' */
+	put(site, "[kpy]\nsite_pipdir = /opt/a: /opt/b  /opt/c:\n", 0644);
+	cr_assert_eq(kpy_config_load(&c, &e), 0, "%s", e.msg);
+	cr_assert_str_eq(c.site_pipdir, "/opt/a:/opt/b:/opt/c");
+	char *v = kpy_config_value(&c, "site_pipdir");
+	cr_assert_str_eq(v, "/opt/a:/opt/b:/opt/c");
+	free(v);
+	kpy_config_free(&c);
+	/* a relative part is an error naming it and the file */
+	put(site, "[kpy]\nsite_pipdir = /opt/a:rel\n", 0644);
+	cr_assert_eq(kpy_config_load(&c, &e), -1);
+	cr_assert_eq(e.code, KPY_ECONFIG);
+	cr_assert(strstr(e.msg, "site_pipdir 'rel'") && strstr(e.msg, site), "%s", e.msg);
+	/* in the user file: an error saying where it is read from */
+	put(site, "[kpy]\nsite_pipdir = /opt/a\n", 0644);
+	PATHF(cfgdir, "%s/cfg/kpy", dir);
+	cr_assert_eq(kpy_mkdirs(cfgdir, 0755, &e), 0);
+	PATHF(user, "%s/config.ini", cfgdir);
+	put(user, "[kpy]\nsite_pipdir = /mine\n", 0644);
+	kpy_err_clear(&e);
+	cr_assert_eq(kpy_config_load(&c, &e), -1);
+	cr_assert_eq(e.code, KPY_ECONFIG);
+	cr_assert(strstr(e.msg, user) && strstr(e.msg, "site file only") && strstr(e.msg, "--unset site_pipdir"), "%s", e.msg);
+	/* kpy config site_pipdir VALUE is refused; --unset works */
+	kpy_err_clear(&e);
+	cr_assert_eq(kpy_config_set("site_pipdir", "/x", &e), -1);
+	cr_assert_eq(e.code, KPY_EINVAL);
+	cr_assert(strstr(e.msg, "site file only"), "%s", e.msg);
+	kpy_err_clear(&e);
+	cr_assert_eq(kpy_config_set("site_pipdir", NULL, &e), 0, "%s", e.msg);
+	cr_assert_eq(kpy_config_load(&c, &e), 0, "%s", e.msg);
+	cr_assert_str_eq(c.site_pipdir, "/opt/a");
+	kpy_config_free(&c);
+}

@@ -1,6 +1,7 @@
 /* test_store.c: kpy/store.c: names, paths, checks, list and rm. */
 #include "helpers.h"
 #include "store.h"
+#include "live.h"
 #include <grp.h>
 #include <sys/wait.h>
 
@@ -157,4 +158,99 @@ Test(store, script_envs_have_their_own_directory)
 	cr_assert_str_eq(p, "/p/script_envs/py3.11-0123456789abcdef.tar.zst");
 	free(d);
 	free(p);
+}
+
+Test(store, site_names_and_dirs)
+{
+	char **v = kpy_site_dirs("/a::/b:");
+
+	cr_assert_str_eq(kpy_store_bare("site:x"), "x");
+	cr_assert_str_eq(kpy_store_bare("x"), "x");
+	cr_assert_str_eq(kpy_store_bare("sitex"), "sitex");
+	cr_assert(v != NULL && v[0] && v[1] && !v[2]);
+	cr_assert_str_eq(v[0], "/a");
+	cr_assert_str_eq(v[1], "/b");
+	kpy_strv_free(v);
+	v = kpy_site_dirs(NULL);
+	cr_assert(v != NULL && v[0] == NULL);
+	kpy_strv_free(v);
+}
+
+/* <D>/<sub>/venv_archives/NAME.tar.zst holding TEXT (lookup only looks at names) */
+static void fake(const char *d, const char *sub, const char *name, const char *text)
+{
+	char p[PATH_MAX];
+	struct kpy_err e = KPY_ERR_INIT;
+
+	PATHF(p, "%s/%s/venv_archives", d, sub);
+	cr_assert_eq(kpy_mkdirs(p, 0755, &e), 0, "%s", e.msg);
+	PATHF(p, "%s/%s/venv_archives/%s.tar.zst", d, sub, name);
+	put(p, text, 0644);
+}
+
+Test(store, lookup_own_first_then_each_site)
+{
+	struct kpy_err e = KPY_ERR_INIT;
+	char *d = mk_tmpdir(), own[PATH_MAX], sites[3 * PATH_MAX], s1[PATH_MAX], s2[PATH_MAX], *p, *in;
+
+	PATHF(own, "%s/own", d);
+	PATHF(s1, "%s/s1", d);
+	PATHF(s2, "%s/s2", d);
+	snprintf(sites, sizeof(sites), "%s:%s", s1, s2);
+	fake(d, "own", "dup", "own");
+	fake(d, "s1", "dup", "s1");
+	fake(d, "s1", "a", "s1");
+	fake(d, "s2", "a", "s2");
+	fake(d, "s2", "b", "s2");
+
+	p = kpy_store_lookup(own, sites, KPY_KIND_VENV, "dup", &in, &e);
+	cr_assert(p != NULL && strcmp(in, own) == 0, "the own name wins: %s", e.msg);
+	char *text = get(p);
+	cr_assert_str_eq(text, "own");
+	free(text), free(p), free(in);
+	p = kpy_store_lookup(own, sites, KPY_KIND_VENV, "site:dup", &in, &e);
+	cr_assert(p != NULL && strcmp(in, s1) == 0, "site: forces the site's: %s", e.msg);
+	free(p), free(in);
+	p = kpy_store_lookup(own, sites, KPY_KIND_VENV, "a", &in, &e);
+	cr_assert(p != NULL && strcmp(in, s1) == 0, "the first site that has it: %s", e.msg);
+	free(p), free(in);
+	p = kpy_store_lookup(own, sites, KPY_KIND_VENV, "b", &in, &e);
+	cr_assert(p != NULL && strcmp(in, s2) == 0, "then the next: %s", e.msg);
+	free(p), free(in);
+
+	/* not anywhere: the user's message, then each site's */
+	cr_assert_null(kpy_store_lookup(own, sites, KPY_KIND_VENV, "nope", NULL, &e));
+	cr_assert_eq(e.code, KPY_ENOSAVED);
+	cr_assert(strstr(e.msg, own) && strstr(e.msg, "nor in the site store") && strstr(e.msg, s1) && strstr(e.msg, s2), "%s", e.msg);
+	kpy_err_clear(&e);
+	cr_assert_null(kpy_store_lookup(own, sites, KPY_KIND_VENV, "site:nope", NULL, &e));
+	cr_assert_eq(e.code, KPY_ENOSAVED);
+	cr_assert(strstr(e.msg, "no site environment 'nope'") && !strstr(e.msg, own), "%s", e.msg);
+	/* no site store */
+	kpy_err_clear(&e);
+	cr_assert_null(kpy_store_lookup(own, NULL, KPY_KIND_VENV, "site:a", NULL, &e));
+	cr_assert_eq(e.code, KPY_ESITE);
+	kpy_err_clear(&e);
+	cr_assert_null(kpy_store_lookup(own, NULL, KPY_KIND_VENV, "a", NULL, &e));
+	cr_assert_eq(e.code, KPY_ENOSAVED, "without sites, the user's own error: %s", e.msg);
+	/* a missing site pipdir: ESITE for site:, and the next site is still tried */
+	snprintf(sites, sizeof(sites), "%s/gone:%s", d, s2);
+	kpy_err_clear(&e);
+	p = kpy_store_lookup(own, sites, KPY_KIND_VENV, "site:b", NULL, &e);
+	cr_assert(p != NULL, "%s", e.msg);
+	free(p);
+	snprintf(sites, sizeof(sites), "%s/gone", d);
+	cr_assert_null(kpy_store_lookup(own, sites, KPY_KIND_VENV, "site:b", NULL, &e));
+	cr_assert_eq(e.code, KPY_ESITE);
+	cr_assert(strstr(e.msg, "site pipdir") && strstr(e.msg, "does not exist"), "%s", e.msg);
+	/* the user's pipdir not made yet: the site's is found */
+	snprintf(sites, sizeof(sites), "%s", s2);
+	kpy_err_clear(&e);
+	p = kpy_store_lookup("/nonexistent/pipdir", sites, KPY_KIND_VENV, "b", NULL, &e);
+	cr_assert(p != NULL, "%s", e.msg);
+	free(p);
+	/* a bad name is refused before anything is looked at */
+	cr_assert_null(kpy_store_lookup(own, sites, KPY_KIND_VENV, "site:../x", NULL, &e));
+	cr_assert_eq(e.code, KPY_EINVAL);
+	rm_tmpdir(d);
 }
