@@ -200,10 +200,71 @@ char *kpy_fanout_path(const char *tmpdir, const struct kpy_fanout *f, uid_t uid)
 {
 	char *p;
 
-	if (asprintf(&p, "%s/" KPY_FANOUT_DIR "/%" PRIu32 ".%u.%s", tmpdir, f->jobid,
-		     (unsigned)uid, f->id) < 0)
+	if (asprintf(&p, "%s/" KPY_FANOUT_DIR "/%" PRIu32 ".%u.%s.%c.%llu.%016" PRIx64 ".%s",
+		     tmpdir, f->jobid, (unsigned)uid, f->id, f->uv ? 'u' : 'v', f->size, f->sum,
+		     f->name) < 0)
 		return NULL;
 	return p;
+}
+
+/* the part of a copy's file name after "<jobid>.<uid>." into F */
+static int parse_file_name(const char *s, struct kpy_fanout *f)
+{
+	char *end;
+
+	if (!hex16(s) || s[16] != '.' || (s[17] != 'u' && s[17] != 'v') || s[18] != '.' ||
+	    s[19] < '0' || s[19] > '9')
+		return -1;
+	memcpy(f->id, s, 16);
+	f->id[16] = '\0';
+	f->uv = s[17] == 'u';
+	errno = 0;
+	f->size = strtoull(s + 19, &end, 10);
+	if (errno != 0 || *end != '.' || !hex16(end + 1) || end[17] != '.' || end[18] == '\0' ||
+	    strlen(end + 18) >= sizeof(f->name))
+		return -1;
+	f->sum = strtoull(end + 1, NULL, 16);
+	strcpy(f->name, end + 18);
+	return 0;
+}
+
+int kpy_fanout_find(const char *tmpdir, uint32_t jobid, uid_t uid, int uv, const char *name,
+		    struct kpy_fanout *out)
+{
+	char *base = NULL, prefix[64];
+	struct timespec newest = { 0, 0 };
+	struct dirent *d;
+	struct stat st;
+	size_t plen;
+	int found = 0;
+	DIR *dir;
+
+	snprintf(prefix, sizeof(prefix), "%" PRIu32 ".%u.", jobid, (unsigned)uid);
+	plen = strlen(prefix);
+	if (asprintf(&base, "%s/" KPY_FANOUT_DIR, tmpdir) < 0)
+		return 0;
+	dir = opendir(base);
+	free(base);
+	if (dir == NULL)
+		return 0;
+	while ((d = readdir(dir)) != NULL) {
+		struct kpy_fanout f = { .jobid = jobid };
+
+		if (strncmp(d->d_name, prefix, plen) != 0 || parse_file_name(d->d_name + plen, &f) < 0 ||
+		    f.uv != !!uv || strcmp(f.name, name) != 0)
+			continue;
+		if (fstatat(dirfd(dir), d->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0 ||
+		    !S_ISREG(st.st_mode) || st.st_uid != uid)
+			continue;
+		if (!found || st.st_mtim.tv_sec > newest.tv_sec ||
+		    (st.st_mtim.tv_sec == newest.tv_sec && st.st_mtim.tv_nsec > newest.tv_nsec)) {
+			*out = f;
+			newest = st.st_mtim;
+			found = 1;
+		}
+	}
+	closedir(dir);
+	return found;
 }
 
 /* ---- copy and checksum ---- */

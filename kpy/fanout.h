@@ -33,6 +33,7 @@ struct kpy_fanout {
 	uint64_t sum;             /* kpy_sum of the original */
 	char id[17];              /* 16 random hex digits: the copy's name is not guessable */
 	char name[256];           /* the env or uv cache name */
+	int uv;                   /* 1: a uv cache; 0: an env */
 };
 
 /* The variable that carries the token for KIND (KPY_KIND_VENV or KPY_KIND_UV). */
@@ -43,8 +44,17 @@ int kpy_fanout_format(const struct kpy_fanout *f, char *buf, size_t size);
 int kpy_fanout_parse(const char *s, struct kpy_fanout *f);
 /* A fresh random id in F->id. */
 int kpy_fanout_new_id(struct kpy_fanout *f, struct kpy_err *e);
-/* <tmpdir>/kpy-bcast/<jobid>.<uid>.<id>; malloc'd, NULL when out of memory. */
+/* <tmpdir>/kpy-bcast/<jobid>.<uid>.<id>.<v|u>.<size>.<sum>.<name>: the copy's name says
+ * what a node must check it against, so a node finds it without being told (srun
+ * cannot add to the environment of the step it launches); malloc'd, NULL when out
+ * of memory. */
 char *kpy_fanout_path(const char *tmpdir, const struct kpy_fanout *f, uid_t uid);
+
+/* As root (nobody else may list the base): the newest copy of job JOBID of UID for
+ * NAME (UV: a uv cache) on this node, a regular file of UID, into F. 1 when there is
+ * one, 0 when not. */
+int kpy_fanout_find(const char *tmpdir, uint32_t jobid, uid_t uid, int uv, const char *name,
+		    struct kpy_fanout *f);
 
 /* Copy SRC to the open file DST, counting its size and checksum into F. SRC is opened
  * once. */

@@ -153,6 +153,21 @@ Test(fanout, send_copy_check_remove, .timeout = 30)
 	cr_assert_str_eq(got, dst);
 	free(got);
 	got = NULL;
+	/* the copy's name says what it must be: a node finds it by listing the base */
+	struct kpy_fanout g;
+	cr_assert_eq(kpy_fanout_find(d, 7, uid, 0, "demo", &g), 1);
+	cr_assert_eq(g.size, f.size);
+	cr_assert_eq(g.sum, f.sum);
+	cr_assert_str_eq(g.id, f.id);
+	cr_assert_str_eq(g.name, "demo");
+	cr_assert_eq(g.jobid, 7);
+	cr_assert_eq(kpy_fanout_find(d, 7, uid, 1, "demo", &g), 0, "a uv cache of that name");
+	cr_assert_eq(kpy_fanout_find(d, 7, uid, 0, "dem", &g), 0, "another name");
+	cr_assert_eq(kpy_fanout_find(d, 8, uid, 0, "demo", &g), 0, "another job");
+	cr_assert_eq(kpy_fanout_find(d, 7, uid + 1, 0, "demo", &g), 0, "another user");
+	cr_assert_eq(chown(dst, uid + 1, (gid_t)-1), 0);
+	cr_assert_eq(kpy_fanout_find(d, 7, uid, 0, "demo", &g), 0, "a file of someone else");
+	cr_assert_eq(chown(dst, uid, (gid_t)-1), 0);
 
 	/* a flipped byte, a wrong size, a wrong owner, a symlink: not used */
 	put(dst, "pretend this is an archivE\n", 0644);
