@@ -335,13 +335,39 @@ static int base_ok(const struct stat *st)
 	return S_ISDIR(st->st_mode) && st->st_uid == 0 && (st->st_mode & 07777) == 01733;
 }
 
+/* Someone else's entry where the base goes (a directory, file or symlink another user
+ * made before root did): renamed to kpy-bcast.squatted.<random>, never followed or
+ * deleted. 1 when moved, 0 when there was nothing to move, -1 on error. */
+static int move_aside(int tfd, const char *tmpdir, struct kpy_err *e)
+{
+	unsigned char r[6];
+	char aside[64];
+	struct stat st;
+
+	if (fstatat(tfd, KPY_FANOUT_DIR, &st, AT_SYMLINK_NOFOLLOW) < 0)
+		return errno == ENOENT ? 0 : kpy_err_sys(e, errno, "cannot inspect %s/" KPY_FANOUT_DIR,
+							 tmpdir);
+	if (S_ISDIR(st.st_mode) && st.st_uid == 0)
+		return 0;
+	if (getrandom(r, sizeof(r), 0) != (ssize_t)sizeof(r))
+		return kpy_err_sys(e, errno, "cannot get random bytes");
+	snprintf(aside, sizeof(aside), KPY_FANOUT_DIR ".squatted.%02x%02x%02x%02x%02x%02x",
+		 r[0], r[1], r[2], r[3], r[4], r[5]);
+	if (renameat2(tfd, KPY_FANOUT_DIR, tfd, aside, RENAME_NOREPLACE) < 0)
+		return errno == ENOENT ? 0 : kpy_err_sys(e, errno, "cannot move aside %s/"
+							 KPY_FANOUT_DIR ", which is not root's", tmpdir);
+	return 1;
+}
+
 int kpy_fanout_base_make(const char *tmpdir, struct kpy_err *e)
 {
 	struct stat st;
-	int tfd, fd = -1, rv = -1;
+	int tfd, fd = -1, rv = -1, moved;
 
 	if ((tfd = open(tmpdir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0)
 		return kpy_err_sys(e, errno, "cannot open %s (plugstack.conf tmpdir=)", tmpdir);
+	if ((moved = move_aside(tfd, tmpdir, e)) < 0)
+		goto out;
 	if (mkdirat(tfd, KPY_FANOUT_DIR, 0700) < 0 && errno != EEXIST) {
 		kpy_err_sys(e, errno, "cannot make %s/" KPY_FANOUT_DIR, tmpdir);
 		goto out;
@@ -353,16 +379,16 @@ int kpy_fanout_base_make(const char *tmpdir, struct kpy_err *e)
 		goto out;
 	}
 	if (st.st_uid != 0) {
+		/* replaced again between the move and the open */
 		kpy_err_set(e, KPY_EFAIL, "%s/" KPY_FANOUT_DIR " belongs to uid %u, not root: the "
-			    "broadcast copies are not used until an admin removes it", tmpdir,
-			    (unsigned)st.st_uid);
+			    "broadcast copies are not used", tmpdir, (unsigned)st.st_uid);
 		goto out;
 	}
 	if (!base_ok(&st) && fchmod(fd, 01733) < 0) {
 		kpy_err_sys(e, errno, "cannot chmod 1733 %s/" KPY_FANOUT_DIR, tmpdir);
 		goto out;
 	}
-	rv = 0;
+	rv = moved;
 out:
 	if (fd >= 0)
 		close(fd);

@@ -62,8 +62,10 @@ int kpy_fanout_copy(const char *src, int dst, struct kpy_fanout *f, struct kpy_e
 /* The size and checksum of the open file FD, read from its start. */
 int kpy_fanout_sum_fd(int fd, unsigned long long *size, uint64_t *sum, struct kpy_err *e);
 
-/* As root: make <tmpdir>/kpy-bcast (root's, 1733) or accept it when it is so. Someone
- * else's entry there is left alone and reported: the copies are then not used. */
+/* As root: make <tmpdir>/kpy-bcast (root's, 1733) or accept it when it is root's
+ * directory (its mode set right). Someone else's entry there (a directory, file or
+ * symlink) is moved aside to kpy-bcast.squatted.<random>, never followed or deleted:
+ * 1 then, else 0; -1 on error. */
 int kpy_fanout_base_make(const char *tmpdir, struct kpy_err *e);
 
 /* The copy F describes on this node, checked: the base is root's and sticky, the copy

@@ -40,7 +40,7 @@ static struct {
 } found;
 
 void kpy_fanout_prepare(const struct kpy_job *j, const char *kind, const char *name,
-			const struct kpy_plugin_config *cfg)
+			const struct kpy_plugin_config *cfg, struct kpy_reply *out)
 {
 	const char *v = kpy_envp_get(kpy_fanout_var(kind), j->env);
 	struct kpy_err e = KPY_ERR_INIT;
@@ -48,7 +48,9 @@ void kpy_fanout_prepare(const struct kpy_job *j, const char *kind, const char *n
 
 	found.have = 0;
 	/* where sbcast puts the copies; without it they are not used */
-	kpy_fanout_base_make(cfg->tmpdir, &e);
+	if (kpy_fanout_base_make(cfg->tmpdir, &e) == 1)
+		note(out, "%s/" KPY_FANOUT_DIR " was not root's: moved aside to " KPY_FANOUT_DIR
+		     ".squatted.*", cfg->tmpdir);
 	/* a batch step's token names the copy (a token of another job, submitted from
 	 * inside it, or for another name does not count); else the copy's own name */
 	if (v != NULL && kpy_fanout_parse(v, &found.f) == 0 && found.f.jobid == j->jobid &&
@@ -122,8 +124,8 @@ char *kpy_fanout_batch(const struct kpy_job *j, const char *kind, const char *na
 	out->from_copy = 1;
 	goto out;
 fail:
-	note(out, "cannot broadcast %s '%s' to the job's nodes: %s; each node reads the "
-	     "shared copy instead", kpy_store_noun(kind), name, e.msg);
+	note(out, "cannot broadcast %s '%s' to the job's nodes: %s; nodes without a sound "
+	     "copy read the shared one instead", kpy_store_noun(kind), name, e.msg);
 out:
 	if (fd >= 0)
 		close(fd);

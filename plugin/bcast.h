@@ -10,9 +10,10 @@
 
 /* As root, before the drop: make the base the copies go to, and look for the copy of
  * NAME of KIND of this job (named by the batch step's token in the job's environment,
- * else found by its name in the base, which only root may list). */
+ * else found by its name in the base, which only root may list). A squatter moved
+ * aside is noted in OUT->note. */
 void kpy_fanout_prepare(const struct kpy_job *j, const char *kind, const char *name,
-			const struct kpy_plugin_config *cfg);
+			const struct kpy_plugin_config *cfg, struct kpy_reply *out);
 
 /* As the job's user. When kpy_fanout_prepare found a copy and DEST is not restored yet: the checked local copy (malloc'd), with
  * OUT->from_copy set; else NULL, and OUT->note says why a copy there was not used. */

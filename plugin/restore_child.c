@@ -143,7 +143,7 @@ static void child_restore(const struct kpy_job *j, const char *kind, const char 
 	if (j->make_scratch && kpy_scratch_make(pc->tmpdir, j->jobid, j->uid, j->gid,
 						out->note, sizeof(out->note), &e) < 0)
 		goto out;
-	kpy_fanout_prepare(j, kind, name, pc);
+	kpy_fanout_prepare(j, kind, name, pc, out);
 	if (drop_privileges(j, parent, pc, &e) < 0)
 		goto out;
 

@@ -15,7 +15,14 @@ int kpy_slurmd_init(spank_t sp, int ac, char **av)
 	if (kpy_args_parse(ac, av, &c) < 0)
 		return -1;
 	/* as root, before any job: where sbcast puts the broadcast copies (fanout.h) */
-	if (kpy_fanout_base_make(c.tmpdir, &e) < 0)
+	switch (kpy_fanout_base_make(c.tmpdir, &e)) {
+	case -1:
 		kpy_log_error("kpy: %s", e.msg);
+		break;
+	case 1:
+		kpy_log_info("kpy: %s/" KPY_FANOUT_DIR " was not root's: moved aside to "
+			     KPY_FANOUT_DIR ".squatted.*", c.tmpdir);
+		break;
+	}
 	return 0;
 }

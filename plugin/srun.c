@@ -174,8 +174,8 @@ static void fan_out(spank_t sp, const struct kpy_plugin_config *c, uint32_t jobi
 	slurm_verbose("kpy: sent %s to every node of job %u as %s", archive, jobid, dst);
 	goto out;
 fail:
-	kpy_log_info("kpy: cannot broadcast %s '%s' to the job's nodes: %s; each node reads "
-		     "the shared copy instead", what, name, e.msg);
+	kpy_log_info("kpy: cannot broadcast %s '%s' to the job's nodes: %s; nodes without "
+		     "a sound copy read the shared one instead", what, name, e.msg);
 out:
 	if (fd >= 0)
 		close(fd);

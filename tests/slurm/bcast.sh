@@ -185,7 +185,7 @@ chmod 0755 "$UH/bin/sbcast"
 chown -R "$TU:" "$UH/bin"
 untraced env PATH="$UH/bin:$PATH" timeout 60 srun -N "$N" --kpy-env=demo python -c "$PY"
 ok "sbcast fails: the job still succeeds, each node reads the shared copy" shared_reads $(seq "$N")
-ok "  ... and srun says why" grep -q "kpy: cannot broadcast environment 'demo' to the job's nodes: sbcast exited with status 1: sbcast: error: this one fails; each node reads the shared copy instead" "$T/err"
+ok "  ... and srun says why" grep -q "kpy: cannot broadcast environment 'demo' to the job's nodes: sbcast exited with status 1: sbcast: error: this one fails; nodes without a sound copy read the shared one instead" "$T/err"
 
 # the real sbcast, then a pause while the test damages n3's copy and removes n2's
 cat > "$UH/bin/sbcast" <<SH
@@ -221,6 +221,22 @@ ok "  ... n2, without a copy, restored from the shared one" \
 	same "$(log_lines 2 "$JOB" "restored demo into .* from the broadcast copy"):$(log_lines 2 "$JOB" "restored demo into ")" 0:1
 ok "  ... n1 and n4 used theirs" from_copy "$JOB" 1 4
 rm -f "$UH/bin/sbcast"
+
+# ---- another user squats a node's kpy-bcast --------------------------------------------------
+squat() {
+	mnc_node 2 sh -c 'rm -rf "$1/kpy-bcast" && mkdir -m 0755 "$1/kpy-bcast" && chown "$2:" "$1/kpy-bcast"' \
+		_ "$SCR" "$TU2"
+}
+ok "$TU2 made n2's $SCR/kpy-bcast, a directory of theirs" squat
+untraced timeout 60 srun -N "$N" --kpy-env=demo python -c "$PY"
+squat_outcome() { shared_reads 2 && from_copy "$JOB" 1 3 4; }
+ok "  ... srun -N $N succeeds: n2 reads the shared copy, the others their copies" squat_outcome
+ok "  ... n2's restore moved the squatter's directory aside, saying so" \
+	same "$(log_lines 2 "$JOB" "$SCR/kpy-bcast was not root's: moved aside to kpy-bcast.squatted")" 1
+ok "  ... n2's kpy-bcast is root's, mode 1733, again; the squatter's is kept aside" \
+	mnc_node 2 sh -c '[ "$(stat -c %U:%a "$1/kpy-bcast")" = root:1733 ] && [ "$(stat -c %U "$1"/kpy-bcast.squatted.*)" = "$2" ]' _ "$SCR" "$TU2"
+untraced timeout 60 srun -N "$N" --kpy-env=demo true
+ok "  ... and the next job uses n2's copy again" from_copy "$JOB" 1 2 3 4
 
 # ---- batch jobs -------------------------------------------------------------------------------
 cat > "$T/steps.sh" <<'SH'

@@ -1,6 +1,7 @@
 /* test_fanout.c: kpy/fanout.c: the checksum, the token, the copy's checks, sbcast's
  * failures and the clean-up. */
 #include "helpers.h"
+#include <dirent.h>
 #include <inttypes.h>
 #include <sys/wait.h>
 #include "fanout.h"
@@ -209,5 +210,40 @@ Test(fanout, send_copy_check_remove, .timeout = 30)
 	cr_assert_eq(access(otherjob, F_OK), 0);
 	cr_assert_eq(kpy_fanout_remove(d, 7, uid, &e), 0);
 	free(dst);
+	rm_tmpdir(d);
+}
+
+/* a squatter's directory or symlink where the base goes is moved aside, never used */
+Test(fanout, squatted_base_moved_aside)
+{
+	struct kpy_err e = KPY_ERR_INIT;
+	char *d = mk_tmpdir(), base[PATH_MAX], target[PATH_MAX];
+	struct stat st;
+	int squatted = 0;
+
+	if (geteuid() != 0)
+		cr_skip_test("needs root: the base is root's");
+	PATHF(base, "%s/" KPY_FANOUT_DIR, d);
+	cr_assert_eq(mkdir(base, 0777), 0);
+	cr_assert_eq(chown(base, 12345, 12345), 0);
+	cr_assert_eq(kpy_fanout_base_make(d, &e), 1, "%s", e.msg);
+	cr_assert_eq(lstat(base, &st), 0);
+	cr_assert(S_ISDIR(st.st_mode) && st.st_uid == 0 && (st.st_mode & 07777) == 01733);
+	/* a symlink: moved, and what it points to keeps its mode */
+	PATHF(target, "%s/target", d);
+	cr_assert_eq(mkdir(target, 0755), 0);
+	cr_assert_eq(rmdir(base), 0);
+	cr_assert_eq(symlink(target, base), 0);
+	cr_assert_eq(kpy_fanout_base_make(d, &e), 1, "%s", e.msg);
+	cr_assert_eq(lstat(base, &st), 0);
+	cr_assert(S_ISDIR(st.st_mode) && st.st_uid == 0 && (st.st_mode & 07777) == 01733);
+	cr_assert_eq(stat(target, &st), 0);
+	cr_assert_eq(st.st_mode & 07777, 0755);
+	cr_assert_eq(kpy_fanout_base_make(d, &e), 0, "%s", e.msg);
+	DIR *dir = opendir(d);
+	for (struct dirent *de; (de = readdir(dir)) != NULL;)
+		squatted += strncmp(de->d_name, KPY_FANOUT_DIR ".squatted.", 18) == 0;
+	closedir(dir);
+	cr_assert_eq(squatted, 2);
 	rm_tmpdir(d);
 }
