@@ -175,7 +175,8 @@ static void fan_out(spank_t sp, const struct kpy_plugin_config *c, uint32_t jobi
 	goto out;
 fail:
 	kpy_log_info("kpy: cannot broadcast %s '%s' to the job's nodes: %s; nodes without "
-		     "a sound copy read the shared one instead", what, name, e.msg);
+		     "a sound copy read the shared one instead (--kpy-bcast=no skips the "
+		     "broadcast; ask your admin if sbcast keeps failing)", what, name, e.msg);
 out:
 	if (fd >= 0)
 		close(fd);

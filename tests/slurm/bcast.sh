@@ -165,6 +165,9 @@ ok "  ... both nodes restored from their copies" from_copy "$JOB" 1 2
 ok "srun --kpy-bcast=maybe fails, saying what is allowed" expect_fail 1 \
 	"kpy: --kpy-bcast=maybe: the value must be yes, no or auto" as_user timeout 60 srun -N 1 --kpy-bcast=maybe --kpy-env=demo true
 
+ok "sbatch --kpy-bcast=maybe is refused before the job is queued" expect_fail 1 \
+	"kpy: --kpy-bcast=maybe: the value must be yes, no or auto" as_user timeout 60 sbatch -N 1 --kpy-bcast=maybe --wrap true
+
 # ---- plugstack.conf bcast_min_nodes= --------------------------------------------------------
 mnc_plugstack tmpdir="$SCR" pipdir="$P" bcast_min_nodes=2
 untraced timeout 60 srun -N 2 --kpy-env=demo true
