@@ -4,8 +4,10 @@
 #include "alloc.h"
 
 #include <stdlib.h>
+#include <string.h>
 
 #include "args.h"
+#include "log.h"
 #include "submit.h"
 
 int kpy_alloc_init(spank_t sp, int ac, char **av)
@@ -41,9 +43,39 @@ fail:
 	return rv;
 }
 
+static char *process_var(const char *var, void *arg)
+{
+	const char *v = getenv(var);
+
+	(void)arg;
+	return v != NULL ? strdup(v) : NULL;
+}
+
+/* --kpy-bcast: checked, and passed on as KPY_BCAST like the names */
+static int pass_bcast(spank_t sp)
+{
+	static const char *const word[] = { "auto", "yes", "no" };
+	enum kpy_bcast mode;
+	char *bad = NULL;
+
+	if (kpy_args_bcast(process_var, NULL, &mode, &bad) < 0) {
+		kpy_log_error("kpy: %s: the value must be yes, no or auto", bad ? bad : "--kpy-bcast");
+		free(bad);
+		return -1;
+	}
+	if (mode == KPY_BCAST_AUTO)
+		return 0;
+	if (setenv("KPY_BCAST", word[mode], 1) < 0 ||
+	    spank_job_control_setenv(sp, "KPY_BCAST", word[mode], 1) != ESPANK_SUCCESS) {
+		slurm_error("kpy: cannot pass KPY_BCAST to the job");
+		return -1;
+	}
+	return 0;
+}
+
 int kpy_alloc_post_opt(spank_t sp)
 {
-	if (pass_name(sp, KPY_OPT_ENV) < 0 || pass_name(sp, KPY_OPT_UV) < 0)
+	if (pass_name(sp, KPY_OPT_ENV) < 0 || pass_name(sp, KPY_OPT_UV) < 0 || pass_bcast(sp) < 0)
 		return -1;
 	return 0;
 }

@@ -11,7 +11,7 @@
 #include "store.h"
 
 /* what each option was given, indexed by its val */
-static char *opt_val[KPY_OPT_N];
+static char *opt_val[KPY_OPT_N + 1];
 
 static int opt_cb(int val, const char *optarg, int remote);
 
@@ -28,6 +28,12 @@ static struct spank_option kpy_options[] = {
 		"UV_CACHE_DIR at it for the job's tasks (default: $KPY_UV_CACHE)",
 		1, KPY_OPT_UV, opt_cb
 	},
+	{
+		"kpy-bcast", "yes|no|auto",
+		"[kpy] send the archive to every node once with sbcast and restore from the "
+		"node-local copies (default auto: for jobs of at least bcast_min_nodes nodes)",
+		1, KPY_OPT_BCAST, opt_cb
+	},
 	SPANK_OPTIONS_TABLE_END
 };
 
@@ -37,7 +43,7 @@ static int opt_cb(int val, const char *optarg, int remote)
 {
 	char *dup = strdup(optarg != NULL ? optarg : "");
 
-	if (dup == NULL || val < 0 || val >= KPY_OPT_N) {
+	if (dup == NULL || val < 0 || val > KPY_OPT_BCAST) {
 		free(dup);
 		slurm_error("kpy: out of memory");
 		return -1;
@@ -95,9 +101,39 @@ int kpy_args_name(enum kpy_opt opt, char *(*get)(const char *var, void *arg), vo
 	return 0;
 }
 
+int kpy_args_bcast(char *(*get)(const char *var, void *arg), void *arg, enum kpy_bcast *mode,
+		   char **bad)
+{
+	static const char *const vars[] = { "KPY_BCAST", "SLURM_SPANK_KPY_BCAST" };
+	const char *from = "--kpy-bcast";
+	char *v = opt_val[KPY_OPT_BCAST] != NULL ? strdup(opt_val[KPY_OPT_BCAST]) : NULL;
+
+	*mode = KPY_BCAST_AUTO;
+	*bad = NULL;
+	for (size_t i = 0; v == NULL && opt_val[KPY_OPT_BCAST] == NULL && i < 2; i++)
+		if ((v = get(vars[i], arg)) != NULL)
+			from = vars[i];
+	if (v == NULL || strcmp(v, "auto") == 0 || (v[0] == '\0' && from[0] != '-')) {
+		free(v);
+		return 0;
+	}
+	if (strcmp(v, "yes") == 0) {
+		*mode = KPY_BCAST_YES;
+	} else if (strcmp(v, "no") == 0) {
+		*mode = KPY_BCAST_NO;
+	} else {
+		if (asprintf(bad, "%s=%s", from, v) < 0)
+			*bad = NULL;
+		free(v);
+		return -1;
+	}
+	free(v);
+	return 0;
+}
+
 void kpy_args_free(void)
 {
-	for (int i = 0; i < KPY_OPT_N; i++) {
+	for (int i = 0; i <= KPY_OPT_BCAST; i++) {
 		free(opt_val[i]);
 		opt_val[i] = NULL;
 	}
@@ -128,7 +164,7 @@ static int parse_bool(const char *arg, const char *val, int *out)
 }
 
 #define KPY_ARGS_LIST "pipdir=PATH, site_pipdir=PATH[:PATH...], tmpdir=PATH, offline=yes|no, " \
-	"restore_timeout=SECONDS and restore_memory=SIZE"
+	"restore_timeout=SECONDS, restore_memory=SIZE and bcast_min_nodes=N"
 
 /* site_pipdir=PATH[:PATH...]: every part absolute */
 static int parse_paths(const char *arg, const char *val, const char **out)
@@ -144,6 +180,24 @@ static int parse_paths(const char *arg, const char *val, const char **out)
 		p += *p == ':';
 	}
 	*out = val;
+	return 0;
+}
+
+/* a node count: 0 (never by default) to 1000000 */
+static int parse_nodes(const char *arg, const char *val, unsigned *out)
+{
+	unsigned long v;
+	char *end;
+
+	errno = 0;
+	v = strtoul(val, &end, 10);
+	if (errno != 0 || *end != '\0' || val[0] < '0' || val[0] > '9' || v > 1000000) {
+		kpy_log_error("kpy: plugstack.conf: '%s': the value must be a number of nodes "
+			      "from 0 (fan out only when the job asks, --kpy-bcast=yes) to 1000000",
+			      arg);
+		return -1;
+	}
+	*out = (unsigned)v;
 	return 0;
 }
 
@@ -202,6 +256,7 @@ int kpy_args_parse(int ac, char **av, struct kpy_plugin_config *c)
 	c->offline = 1;
 	c->restore_timeout = KPY_DEFAULT_RESTORE_TIMEOUT;
 	c->restore_memory = KPY_DEFAULT_RESTORE_MEMORY;
+	c->bcast_min_nodes = KPY_DEFAULT_BCAST_MIN_NODES;
 	for (int i = 0; i < ac; i++) {
 		const char *arg = av[i], *eq = strchr(arg, '=');
 		size_t klen;
@@ -225,6 +280,8 @@ int kpy_args_parse(int ac, char **av, struct kpy_plugin_config *c)
 			ret = parse_seconds(arg, eq + 1, &c->restore_timeout);
 		else if (klen == 14 && strncmp(arg, "restore_memory", klen) == 0)
 			ret = parse_size(arg, eq + 1, &c->restore_memory);
+		else if (klen == 15 && strncmp(arg, "bcast_min_nodes", klen) == 0)
+			ret = parse_nodes(arg, eq + 1, &c->bcast_min_nodes);
 		else {
 			kpy_log_error("kpy: plugstack.conf: unknown argument '%s': the arguments "
 				      "are " KPY_ARGS_LIST, arg);

@@ -20,7 +20,10 @@ struct kpy_plugin_config {
 	int offline;        /* offline=yes|no */
 	unsigned restore_timeout;        /* restore_timeout=SECONDS: kill a slower restore */
 	unsigned long long restore_memory; /* restore_memory=SIZE: its address space; 0: no limit */
+	unsigned bcast_min_nodes; /* bcast_min_nodes=N: fan out for jobs of N nodes or more; 0 never */
 };
+
+#define KPY_DEFAULT_BCAST_MIN_NODES 4
 
 /* Parse AC/AV (key=value words) into C; an unknown or malformed argument is an
  * error naming it, logged with slurm_error. */
@@ -31,6 +34,17 @@ int kpy_args_register(spank_t sp);
 
 /* The user options, and the variables that stand in for them. */
 enum kpy_opt { KPY_OPT_ENV, KPY_OPT_UV, KPY_OPT_N };
+/* --kpy-bcast=yes|no|auto: not a name, so after KPY_OPT_N */
+#define KPY_OPT_BCAST KPY_OPT_N
+
+/* What --kpy-bcast (else $KPY_BCAST, else $SLURM_SPANK_KPY_BCAST) asks for. */
+enum kpy_bcast { KPY_BCAST_AUTO, KPY_BCAST_YES, KPY_BCAST_NO };
+
+/* The fan-out mode, read with GET as kpy_args_name does: 0 with *MODE (AUTO when
+ * nothing is given), or -1 with *BAD a malloc'd "--kpy-bcast=VALUE" or "VAR=VALUE"
+ * naming the bad setting (logged by the caller). */
+int kpy_args_bcast(char *(*get)(const char *var, void *arg), void *arg, enum kpy_bcast *mode,
+		   char **bad);
 
 /* The name an option asks for, and where it was found. */
 struct kpy_name {

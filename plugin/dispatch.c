@@ -42,6 +42,16 @@ int slurm_spank_init_post_opt(spank_t sp, int ac, char **av)
 	}
 }
 
+int slurm_spank_local_user_init(spank_t sp, int ac, char **av)
+{
+	switch (spank_context()) {
+	case S_CTX_LOCAL:
+		return kpy_srun_local_user_init(sp, ac, av);
+	default:
+		return 0;
+	}
+}
+
 int slurm_spank_user_init(spank_t sp, int ac, char **av)
 {
 	switch (spank_context()) {

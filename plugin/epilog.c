@@ -5,6 +5,7 @@
 
 #include "args.h"
 #include "error.h"
+#include "fanout.h"
 #include "log.h"
 #include "scratch.h"
 
@@ -31,5 +32,13 @@ int kpy_job_epilog(spank_t sp, int ac, char **av)
 			     jobid, (unsigned)uid);
 	else if (e.code != KPY_OK)
 		kpy_log_info("kpy: epilog: %s", e.msg);
+	/* the broadcast copies of the job (fanout.h) */
+	kpy_err_clear(&e);
+	rc = kpy_fanout_remove(c.tmpdir, jobid, uid, &e);
+	if (rc < 0)
+		kpy_log_error("kpy: epilog: %s", e.msg);
+	else if (rc > 0)
+		kpy_log_info("kpy: removed %d broadcast cop%s of job %u from %s/" KPY_FANOUT_DIR,
+			     rc, rc == 1 ? "y" : "ies", jobid, c.tmpdir);
 	return 0;
 }

@@ -61,5 +61,6 @@ void kpy_reply_terminate(struct kpy_reply *r)
 {
 	r->pipdir[sizeof(r->pipdir) - 1] = '\0';
 	r->note[sizeof(r->note) - 1] = '\0';
+	r->fanout[sizeof(r->fanout) - 1] = '\0';
 	r->msg[sizeof(r->msg) - 1] = '\0';
 }

@@ -13,6 +13,8 @@
 struct kpy_reply {
 	int code;               /* KPY_OK or the kpy_err code */
 	int restored;           /* 1: restored now; 0: was in place already */
+	int from_copy;          /* restored from the node's broadcast copy (fanout.h) */
+	char fanout[512];       /* a batch step broadcast: the token for later steps */
 	char pipdir[PATH_MAX];
 	char note[512];         /* something the admin should hear of, or "" */
 	char msg[sizeof(((struct kpy_err *)0)->msg)];

@@ -21,6 +21,7 @@ struct kpy_job {
 	char *root;             /* malloc'd: the live root in it (kpy_live_scratch_root);
 				 * NAME of a kind goes to kpy_live_path(root, kind, NAME) */
 	int make_scratch;       /* scratch is ours: create (or check) it */
+	int bcast;              /* a batch step that sends the archive to the job's nodes */
 };
 
 /* Restore NAME of KIND (KPY_KIND_VENV or KPY_KIND_UV) for job J in a child: all descriptors but the reply pipe closed,

@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "config.h"
+#include "bcast.h"
 #include "live.h"
 #include "once.h"
 #include "reply.h"
@@ -142,6 +143,7 @@ static void child_restore(const struct kpy_job *j, const char *kind, const char 
 	if (j->make_scratch && kpy_scratch_make(pc->tmpdir, j->jobid, j->uid, j->gid,
 						out->note, sizeof(out->note), &e) < 0)
 		goto out;
+	kpy_fanout_prepare(j, kind, name, pc, out);
 	if (drop_privileges(j, parent, pc, &e) < 0)
 		goto out;
 
@@ -165,13 +167,22 @@ static void child_restore(const struct kpy_job *j, const char *kind, const char 
 		goto out;
 	}
 	strcpy(out->pipdir, pipdir);
-	/* the user's pipdir, then the site's (site:NAME only the site's): else the list of
-	 * what there is; nothing is written there */
-	if ((archive = kpy_store_lookup(pipdir, sites, kind, name, NULL, &e)) == NULL)
-		goto out;
 	if ((dest = kpy_live_path(j->root, kind, kpy_store_bare(name))) == NULL) {
 		kpy_err_set(&e, KPY_EFAIL, "out of memory");
 		goto out;
+	}
+	/* the node's broadcast copy when it is sound (fanout.h); else the user's pipdir,
+	 * then the site's (site:NAME only the site's): else the list of what there is;
+	 * nothing is written there */
+	if ((archive = kpy_fanout_use(j, kind, name, dest, pc, out)) == NULL &&
+	    (archive = kpy_store_lookup(pipdir, sites, kind, name, NULL, &e)) == NULL)
+		goto out;
+	if (j->bcast && !out->from_copy && access(dest, F_OK) < 0) {
+		char *copy = kpy_fanout_batch(j, kind, name, archive, pc, out);
+		if (copy != NULL) {
+			free(archive);
+			archive = copy;
+		}
 	}
 	if (kpy_mkdirs(j->root, 0700, &e) < 0)
 		goto out;

@@ -11,8 +11,11 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <slurm/slurm.h> /* SLURM_BATCH_SCRIPT */
+
 #include "args.h"
 #include "error.h"
+#include "fanout.h"
 #include "live.h"
 #include "log.h"
 #include "offline.h"
@@ -292,16 +295,46 @@ static int restore_one(spank_t sp, struct kpy_job *j, const char *kind, const ch
 	}
 	dest = kpy_live_path(j->root, kind, kpy_store_bare(name)); /* site:NAME is live as NAME */
 	if (r->restored)
-		kpy_log_info("kpy: restored %s%s into %s in %ld ms", uv ? "the uv cache " : "", name,
-			     dest ? dest : j->scratch, ms);
+		kpy_log_info("kpy: restored %s%s into %s%s in %ld ms", uv ? "the uv cache " : "", name,
+			     dest ? dest : j->scratch, r->from_copy ? " from the broadcast copy" : "",
+			     ms);
 	else
 		kpy_log_info("kpy: %s%s already restored in %s (%ld ms)", uv ? "the uv cache " : "",
 			     name, dest ? dest : j->scratch, ms);
 	rv = uv ? export_uv(sp, j, r->pipdir) : export_env(sp, j, r->pipdir);
+	/* a batch step broadcast the archive: its sruns use the copies (fanout.h) */
+	if (r->fanout[0] != '\0' && job_setenv(sp, kpy_fanout_var(kind), r->fanout) < 0)
+		rv = -1;
 fail:
 	free(dest);
 	free(err);
 	return rv;
+}
+
+/* The batch step of a job of bcast_min_nodes nodes or more (or --kpy-bcast=yes)
+ * sends the archives to every node of the job, so that its sruns find them there;
+ * an srun step does so from srun itself (srun.c). */
+static int batch_broadcasts(spank_t sp)
+{
+	enum kpy_bcast mode;
+	uint32_t step = 0;
+	char *bad = NULL, *n;
+	unsigned long nodes = 0;
+
+	if (spank_get_item(sp, S_JOB_STEPID, &step) != ESPANK_SUCCESS || step != SLURM_BATCH_SCRIPT)
+		return 0;
+	if (kpy_args_bcast(job_var, sp, &mode, &bad) < 0) {
+		kpy_log_info("kpy: ignoring %s: the value must be yes, no or auto", bad ? bad : "?");
+		free(bad);
+		return 0;
+	}
+	if (mode == KPY_BCAST_NO)
+		return 0;
+	if ((n = job_getenv(sp, "SLURM_JOB_NUM_NODES")) != NULL)
+		nodes = strtoul(n, NULL, 10);
+	free(n);
+	return mode == KPY_BCAST_YES ||
+	       (ctx.cfg.bcast_min_nodes > 0 && nodes >= ctx.cfg.bcast_min_nodes);
 }
 
 int kpy_slurmstepd_user_init(spank_t sp)
@@ -324,6 +357,7 @@ int kpy_slurmstepd_user_init(spank_t sp)
 	}
 	if (get_job(sp, &j) < 0)
 		goto fail;
+	j.bcast = batch_broadcasts(sp);
 	/* both are tried, so that a step with a bad env and a bad uv cache hears of both */
 	rv = 0;
 	if (ctx.name != NULL && restore_one(sp, &j, KPY_KIND_VENV, ctx.name, host, r) < 0)
