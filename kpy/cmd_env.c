@@ -411,9 +411,10 @@ static int uv_cache_dir(const char *given, char *buf, size_t size, struct kpy_er
 }
 
 /* kpy save --uv-cache NAME [DIR] */
-static int save_uv(const struct cmd *self, const struct cmd_args *a, struct kpy_save_opts *o,
+static int save_uv(const struct cmd *self, const struct cmd_args *a, const struct kpy_save_opts *given_o,
 		   const char *given)
 {
+	struct kpy_save_opts so = *given_o, *o = &so; /* RES below lives only here */
 	struct kpy_err e = KPY_ERR_INIT, warn = KPY_ERR_INIT;
 	struct kpy_config cfg = { 0 };
 	struct kpy_save_result res = { 0 };
