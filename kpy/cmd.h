@@ -9,7 +9,7 @@
 /* The options of all commands; each command's table lists those it takes. */
 enum cmd_opt_id {
 	OPT_FORCE, OPT_UV_CACHE, OPT_SH, OPT_AS, OPT_LONG, OPT_NAMES, OPT_SCRIPT,
-	OPT_UNSET, OPT_KEYS, OPT_PREPARE, OPT_SITE,
+	OPT_UNSET, OPT_KEYS, OPT_PREPARE, OPT_SITE, OPT_JOBS,
 	/* kpy bash's, for the shell code only: keep them last (the completion skips them) */
 	OPT_OFFLINE, OPT_WHEELHOUSE, OPT_ON_COMPUTE,
 	OPT_COUNT
@@ -100,6 +100,15 @@ int print_script_envs(void);
  * exit code. */
 int rm_script_envs(int argc, char **argv);
 struct kpy_config;
+/* The threads for a save or restore: -j N / --jobs N when given (checked: a usage
+ * error names the bad value; then -1 and *RC gets the exit status), else CFG's
+ * threads setting, else the job's CPUs on this node in Slurm, else every usable CPU
+ * (kpy_threads_pick). */
+int cmd_threads(const struct cmd *c, const struct cmd_args *a, const struct kpy_config *cfg, int *rc);
+/* The progress line on stderr for VERB WHAT (KPY_PROGRESS: auto, always, never), or
+ * NULL when none is shown. */
+struct kpy_progress *cmd_progress(const char *verb, const char *what, unsigned long long bytes,
+				  unsigned long long files);
 /* In a job, or on a host matching a compute_hosts pattern: pip and uv go offline. */
 int on_compute(const struct kpy_config *cfg); /* CFG NULL (unreadable): in a job only */
 /* On a compute node, the export lines of the offline variables (none elsewhere). */

@@ -1,6 +1,7 @@
 /* cmd_env.c: the commands that make, save, restore and activate environments. */
 #include "autoconfig.h"
 #include "cmd.h"
+#include "progress.h"
 #include "envarchive.h"
 #include "config.h"
 #include "live.h"
@@ -440,11 +441,13 @@ static const char *save_pipdir(const struct kpy_config *cfg, const char *kind, i
 }
 
 /* kpy save --uv-cache NAME [DIR] */
-static int save_uv(struct kpy_save_opts *o, const char *given, int site)
+static int save_uv(const struct cmd *self, const struct cmd_args *a, const struct kpy_save_opts *given_o,
+		   const char *given, int site)
 {
+	struct kpy_save_opts so = *given_o, *o = &so; /* RES below lives only here */
 	struct kpy_err e = KPY_ERR_INIT, warn = KPY_ERR_INIT;
 	struct kpy_config cfg = { 0 };
-	struct kpy_manifest m = { 0 };
+	struct kpy_save_result res = { 0 };
 	char dir[PATH_MAX], tag[PATH_MAX + 16], *dest = NULL, in[16], outs[16], *own = NULL;
 	const char *store;
 	struct stat st;
@@ -471,23 +474,30 @@ static int save_uv(struct kpy_save_opts *o, const char *given, int site)
 	}
 	o->kind = KPY_KIND_UV;
 	o->level = cfg.level;
+	if ((o->threads = cmd_threads(self, a, &cfg, &rc)) < 0)
+		goto out_usage;
+	o->result = &res;
+	o->progress = cmd_progress("saving", o->name, 0, 0);
 	t0 = now();
-	if (kpy_archive_save(dir, dest, o, &warn, &e) < 0)
+	rc = kpy_archive_save(dir, dest, o, &warn, &e);
+	kpy_progress_end(o->progress);
+	if (rc < 0) {
+		rc = 1;
 		goto out;
-	if (kpy_archive_manifest(dest, &m, &e) == 0 && stat(dest, &st) == 0) {
-		kpy_human_size(in, sizeof(in), (double)m.bytes);
-		kpy_human_size(outs, sizeof(outs), (double)st.st_size);
-		say("saved the uv cache %s to %s as %s (%lld files, %s -> %s) in %.1f s", dir, dest, o->name,
-		    m.files, in, outs, now() - t0);
 	}
+	kpy_human_size(in, sizeof(in), (double)res.manifest.bytes);
+	kpy_human_size(outs, sizeof(outs), (double)res.size);
+	say("saved the uv cache %s to %s as %s (%lld files, %s -> %s) in %.1f s", dir, dest, o->name,
+	    res.manifest.files, in, outs, now() - t0);
 	rc = 0;
 out:
-	if (rc != 0) {
+	if (rc == 1) {
 		char arg[KPY_NAME_MAX + 16];
 		snprintf(arg, sizeof(arg), "--uv-cache %s", o->name);
 		fail_about(&e, arg);
 	}
-	kpy_manifest_free(&m);
+out_usage:
+	kpy_manifest_free(&res.manifest);
 	kpy_config_free(&cfg);
 	free(dest);
 	free(own);
@@ -499,7 +509,7 @@ int cmd_save(const struct cmd *self, const struct cmd_args *a)
 	struct kpy_err e = KPY_ERR_INIT, warn = KPY_ERR_INIT;
 	struct kpy_config cfg = { 0 };
 	struct kpy_save_opts o = { 0 };
-	struct kpy_manifest m = { 0 };
+	struct kpy_save_result res = { 0 };
 	const char *venv = getenv("VIRTUAL_ENV");
 	char *dest = NULL, *renamed = NULL, *own = NULL;
 	const char *store;
@@ -507,7 +517,6 @@ int cmd_save(const struct cmd *self, const struct cmd_args *a)
 	int site = cmd_has(a, OPT_SITE);
 	double t0;
 
-	(void)self;
 	o.force = cmd_has(a, OPT_FORCE);
 	o.name = a->argv[0];
 	if (kpy_store_bare(o.name) != o.name) {
@@ -519,7 +528,7 @@ int cmd_save(const struct cmd *self, const struct cmd_args *a)
 	if (kpy_name_check(o.name, uv ? "uv cache name" : "environment name", &e) < 0)
 		return fail(&e);
 	if (uv)
-		return save_uv(&o, a->argv[1], site);
+		return save_uv(self, a, &o, a->argv[1], site);
 	if (venv == NULL || venv[0] == '\0') {
 		say("no active virtual environment to save: activate one first (kpy activate NAME, or source ENV/bin/activate)");
 		return 1;
@@ -529,18 +538,25 @@ int cmd_save(const struct cmd *self, const struct cmd_args *a)
 	if ((dest = kpy_store_path(store, KPY_KIND_VENV, o.name)) == NULL)
 		goto out;
 	o.level = cfg.level;
+	if ((o.threads = cmd_threads(self, a, &cfg, &rc)) < 0)
+		goto out_usage;
+	o.result = &res;
+	o.progress = cmd_progress("saving", o.name, 0, 0);
 	t0 = now();
-	if (kpy_archive_save(venv, dest, &o, &warn, &e) < 0)
+	rc = kpy_archive_save(venv, dest, &o, &warn, &e);
+	kpy_progress_end(o.progress);
+	if (rc < 0) {
+		rc = 1;
 		goto out;
+	}
+	rc = 1;
 	if (warn.code != KPY_OK)
 		say("warning: the archive is saved, but the live env was not updated (%s); its prompt still shows the old name", warn.msg);
-	struct stat st;
 	char in[16], outs[16];
-	if (kpy_archive_manifest(dest, &m, &e) == 0 && stat(dest, &st) == 0) {
-		kpy_human_size(in, sizeof(in), (double)m.bytes);
-		kpy_human_size(outs, sizeof(outs), (double)st.st_size);
-		say("saved %s to %s (%lld files, %s -> %s) in %.1f s", o.name, dest, m.files, in, outs, now() - t0);
-	}
+	kpy_human_size(in, sizeof(in), (double)res.manifest.bytes);
+	kpy_human_size(outs, sizeof(outs), (double)res.size);
+	say("saved %s to %s (%lld files, %s -> %s) in %.1f s", o.name, dest, res.manifest.files, in, outs,
+	    now() - t0);
 	/* through the shell function, which re-activates it, the live env takes the new name */
 	if (warn.code == KPY_OK && can_hand_over())
 		renamed = rename_live(venv, o.name);
@@ -549,7 +565,8 @@ int cmd_save(const struct cmd *self, const struct cmd_args *a)
 out:
 	if (rc != 0)
 		fail_about(&e, o.name);
-	kpy_manifest_free(&m);
+out_usage:
+	kpy_manifest_free(&res.manifest);
 	kpy_config_free(&cfg);
 	free(renamed);
 	free(dest);
@@ -629,13 +646,13 @@ int cmd_load(const struct cmd *self, const struct cmd_args *a)
 	const char *name = a->argv[0], *as = a->val[OPT_AS], *kind = KPY_KIND_VENV;
 	char *archive = NULL, *root = NULL, *path = NULL, again[240];
 	int rc = 1, force = cmd_has(a, OPT_FORCE), sh = cmd_has(a, OPT_SH), restored = 0;
-	int uv = cmd_has(a, OPT_UV_CACHE);
+	int uv = cmd_has(a, OPT_UV_CACHE), threads;
 	double t0;
 
 	if (uv)
 		kind = KPY_KIND_UV;
 	if (name == NULL) {
-		if (as != NULL || force || sh)
+		if (as != NULL || force || sh || cmd_has(a, OPT_JOBS))
 			return usage_error(self, "give the NAME of a saved %s", kpy_store_noun(kind));
 		return print_saved(uv ? KPY_KIND_UV : NULL, 0);
 	}
@@ -645,8 +662,11 @@ int cmd_load(const struct cmd *self, const struct cmd_args *a)
 		goto out;
 	if (as == NULL)
 		as = kpy_store_bare(name);
-	if (kpy_config_load(&cfg, &e) < 0 ||
-	    (archive = kpy_store_lookup(cfg.pipdir, cfg.site_pipdir, kind, name, NULL, &e)) == NULL)
+	if (kpy_config_load(&cfg, &e) < 0)
+		goto out;
+	if ((threads = cmd_threads(self, a, &cfg, &rc)) < 0)
+		goto out;
+	if ((archive = kpy_store_lookup(cfg.pipdir, cfg.site_pipdir, kind, name, NULL, &e)) == NULL)
 		goto out;
 	if (uv) {
 		/* beside the envs, on their file system: uv hard-links from its cache */
@@ -670,8 +690,18 @@ int cmd_load(const struct cmd *self, const struct cmd_args *a)
 	}
 	t0 = now();
 	/* every task of a job may run this at once: one restores, the others wait and use it */
-	struct kpy_restore_opts ro = { .prompt = uv ? NULL : as };
-	if (kpy_load_once(archive, path, &ro, force, &restored, &e) < 0)
+	struct kpy_restore_opts ro = { .prompt = uv ? NULL : as, .threads = threads,
+				       .progress = cmd_progress("loading", as, 0, 0) };
+	if (ro.progress != NULL) { /* shown: the totals from the manifest, the first entry */
+		struct kpy_manifest pm = { 0 };
+		struct kpy_err ignore = KPY_ERR_INIT;
+		if (kpy_archive_manifest(archive, &pm, &ignore) == 0)
+			kpy_progress_totals(ro.progress, (uint64_t)pm.bytes, (uint64_t)pm.files);
+		kpy_manifest_free(&pm);
+	}
+	int loaded = kpy_load_once(archive, path, &ro, force, &restored, &e);
+	kpy_progress_end(ro.progress);
+	if (loaded < 0)
 		goto out;
 	if (!restored && use_existing(archive, name, as, path, uv, &e) < 0)
 		goto out;

@@ -465,6 +465,7 @@ static int build(const struct meta *m, const char *script, const char *archive, 
 	o.name = m->key;
 	o.kind = KPY_KIND_VENV;
 	o.level = cfg->level;
+	o.threads = cfg->threads;
 	o.script = realpath(script, where) ? where : script;
 	o.requires = m->requires;
 	if (kpy_archive_save(tmp, archive, &o, &warn, e) < 0) {
@@ -557,10 +558,15 @@ int cmd_run(const struct cmd *self, const struct cmd_args *a)
 	/* options end at SCRIPT (CMD_OPTS_FIRST): what follows is the script's */
 	if (prepare && a->argc > 1)
 		return usage_error(self, "--prepare takes only the SCRIPT (its ARGS are for running it)");
+	if (cmd_threads(self, a, NULL, &rc) < 0) /* a bad -j before anything else */
+		return rc;
 	if (check_script(script, &e) < 0 || read_meta(script, &m, &e) < 0)
 		goto out;
 	if (kpy_config_load(&cfg, &e) < 0)
 		goto out;
+	/* -j, else the setting, else the job's CPUs: for build's save and the restore */
+	if ((cfg.threads = cmd_threads(self, a, &cfg, &rc)) < 0)
+		goto out_usage;
 	if ((archive = kpy_store_path(cfg.pipdir, KPY_KIND_SCRIPT, m.key)) == NULL ||
 	    (root = kpy_live_root(&e)) == NULL ||
 	    (rundir = kpy_live_path(root, KPY_KIND_SCRIPT, NULL)) == NULL ||
@@ -596,7 +602,8 @@ int cmd_run(const struct cmd *self, const struct cmd_args *a)
 	if (stat(dest, &st) < 0 || !S_ISDIR(st.st_mode)) {
 		if (access(archive, F_OK) < 0 && build(&m, script, archive, rundir, &cfg, 0, &built, &e) < 0)
 			goto out;
-		if (kpy_load_once(archive, dest, NULL, 0, &restored, &e) < 0)
+		struct kpy_restore_opts ro = { .threads = cfg.threads };
+		if (kpy_load_once(archive, dest, &ro, 0, &restored, &e) < 0)
 			goto out;
 		if (built)
 			say("built the env of %s (Python %s, %s) and saved it as %s in %.1f s", script, m.version,
@@ -608,6 +615,7 @@ int cmd_run(const struct cmd *self, const struct cmd_args *a)
 out:
 	if (rc != 0)
 		fail(&e);
+out_usage:
 	meta_free(&m);
 	kpy_config_free(&cfg);
 	free(archive);

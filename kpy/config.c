@@ -6,6 +6,7 @@
 #include "publish.h"
 #include "passwd.h"
 #include "text.h"
+#include "threads.h"
 #include "tree.h"
 
 #define CONFIG_MAX (1 << 20) /* a configuration file larger than this is not one */
@@ -33,8 +34,9 @@
 	X("compute_hosts", "host patterns (cn* gpu*) where pip goes offline", \
 	  "none")                                                             \
 	X("level", "zstd level 1-19 for save", "3")                           \
-	X("site_pipdir", "admins' read-only stores (site file only)", \
-	  "none")
+	X("site_pipdir", "admins' read-only stores (site file only)",         \
+	  "none")                                                             \
+	X("threads", "threads for save and load, 1-64", "auto")
 #define KEY_ENTRY(key, about, dflt) { key, about, dflt },
 #define KEY_NAME(key, about, dflt) key,
 const struct kpy_config_key kpy_config_table[] = { CONFIG_KEYS(KEY_ENTRY){ NULL, NULL, NULL } };
@@ -75,6 +77,8 @@ char *kpy_config_value(const struct kpy_config *c, const char *key)
 		return out;
 	if (strcmp(key, "site_pipdir") == 0)
 		return strdup(c->site_pipdir ? c->site_pipdir : "");
+	if (strcmp(key, "threads") == 0)
+		return c->threads > 0 && asprintf(&out, "%d", c->threads) >= 0 ? out : strdup("auto");
 	return NULL;
 }
 
@@ -223,6 +227,15 @@ static int apply(struct kpy_config *c, const struct env *env, const char *key,
 		c->level = (int)l;
 	} else if (strcmp(key, "site_pipdir") == 0) {
 		return apply_site(c, val, from, e);
+	} else if (strcmp(key, "threads") == 0) {
+		char *end;
+		long l = strtol(val, &end, 10);
+		if (strcmp(val, "auto") == 0)
+			l = 0;
+		else if (*val < '0' || *val > '9' || *end != '\0' || l > KPY_THREADS_MAX)
+			return kpy_err_set(e, KPY_ECONFIG, "threads '%s' (from %s) is not a number from 1 to %d, or auto (0)",
+					   val, from, KPY_THREADS_MAX);
+		c->threads = (int)l;
 	}
 	return 0;
 }
@@ -275,7 +288,7 @@ int kpy_config_load_from(struct kpy_config *c, kpy_getenv_fn *get, const void *a
 {
 	static const char *const envs[][2] = {
 		{ "KPY_PIPDIR", "pipdir" }, { "KPY_COMPUTE_HOSTS", "compute_hosts" },
-		{ "KPY_LEVEL", "level" },
+		{ "KPY_LEVEL", "level" }, { "KPY_THREADS", "threads" },
 	};
 	const struct env env = { get, arg };
 	const char *site = get("KPY_SITE_CONFIG", arg);

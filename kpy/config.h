@@ -11,10 +11,13 @@ struct kpy_config {
 	int level;           /* zstd level for save, 1..19, default 3 */
 	char *site_pipdir;   /* read-only site stores, absolute paths joined by ':', or NULL;
 			      * read from the site file only */
+	int threads;         /* threads for save and restore, 1..64; 0 (default, "auto"):
+			      * kpy_threads_pick decides */
 };
 
 /* Site file (KPY_SITE_CONFIG or SYSCONFDIR/kpy.conf), then the user file
- * ($XDG_CONFIG_HOME/kpy/config.ini), then KPY_PIPDIR / KPY_COMPUTE_HOSTS / KPY_LEVEL;
+ * ($XDG_CONFIG_HOME/kpy/config.ini), then KPY_PIPDIR / KPY_COMPUTE_HOSTS / KPY_LEVEL /
+ * KPY_THREADS;
  * later wins. Reads HOME/XDG_* from the process environment. */
 int kpy_config_load(struct kpy_config *c, struct kpy_err *e);
 
@@ -22,7 +25,7 @@ int kpy_config_load(struct kpy_config *c, struct kpy_err *e);
  * ARG is the caller's. The string must live until the load returns. */
 typedef const char *kpy_getenv_fn(const char *name, const void *arg);
 /* kpy_config_load over the variables GET gives (HOME, XDG_CONFIG_HOME, XDG_DATA_HOME,
- * KPY_SITE_CONFIG, KPY_PIPDIR, KPY_COMPUTE_HOSTS, KPY_LEVEL) instead of the process
+ * KPY_SITE_CONFIG, KPY_PIPDIR, KPY_COMPUTE_HOSTS, KPY_LEVEL, KPY_THREADS) instead of the process
  * environment, which it never reads; without an absolute HOME the home directory of
  * getuid() in the user database stands in, as in kpy_config_load. */
 int kpy_config_load_from(struct kpy_config *c, kpy_getenv_fn *get, const void *arg,

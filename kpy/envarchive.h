@@ -2,24 +2,40 @@
 #ifndef KPY_ENVARCHIVE_H
 #define KPY_ENVARCHIVE_H
 
+#include <stddef.h>
+#include <stdint.h>
+
 #include "error.h"
 #include "manifest.h"
 
 struct kpy_progress; /* progress.h */
+
+/* What a save wrote, so that the caller need not read the archive again. */
+struct kpy_save_result {
+	struct kpy_manifest manifest; /* the archive's manifest; kpy_manifest_free it */
+	uint64_t size;                /* bytes of the archive */
+	size_t frames;                /* its zstd frames (the seek table not counted) */
+};
 
 struct kpy_save_opts {
 	const char *name;   /* saved name (recorded, and the new prompt) */
 	const char *kind;   /* KPY_KIND_VENV (default) or KPY_KIND_UV */
 	int force;          /* replace an existing archive */
 	int level;          /* zstd level; 0 means 3 */
-	int threads;        /* zstd workers; 0 means the number of online CPUs */
-	struct kpy_progress *progress; /* told of bytes and files done, or NULL */
+	int threads;        /* compression threads; 0: kpy_threads_pick's default */
+	struct kpy_progress *progress; /* given the totals once the tree is listed, then
+					* told of bytes and files done; or NULL */
+	struct kpy_save_result *result; /* filled on success (zeroed on failure), or NULL */
 	const char *script;   /* recorded in the manifest (kpy run's envs), or NULL */
 	const char *requires; /* the same */
 };
 
 /* Archive the directory SRC to DEST (a .tar.zst path): written to a temporary file
  * beside DEST, fsync'd and renamed, so DEST is either the old or the new archive.
+ * The archive is zstd's seekable format (zseek.h): independent frames of at most
+ * KPY_ZS_FRAME_DEFAULT bytes of tar, each starting at an entry unless it continues a
+ * file too big for one frame, and the seek table in a skippable frame at the end, so
+ * it stays a plain .tar.zst for tar --zstd, bsdtar and zstd -d.
  * Regular files, directories and symlinks are archived; sockets, fifos and devices
  * are left out. For a venv, the live env's prompt then becomes opts->name and
  * SRC/.kpy/ gets the new manifest and package list (nothing else in SRC changes);

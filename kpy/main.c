@@ -2,7 +2,10 @@
  * argument parser, and dispatch. */
 #include "autoconfig.h"
 #include "cmd.h"
+#include "config.h"
+#include "progress.h"
 #include "text.h"
+#include "threads.h"
 
 #include <signal.h>
 #include <stdarg.h>
@@ -11,8 +14,10 @@
 #include <string.h>
 
 /* Each command's options; the parser, "did you mean" and the help all read these. */
+#define JOBS_OPT { "--jobs", "-j", OPT_JOBS, "a number of threads", NULL }
 static const struct cmd_opt save_opts[] = {
 	{ "--force", "-f", OPT_FORCE, NULL, NULL },
+	JOBS_OPT,
 	{ "--uv-cache", NULL, OPT_UV_CACHE, NULL,
 	  &(const struct cmd_operands){ 1, 2, "give the name to save the uv cache under" } },
 	{ "--site", NULL, OPT_SITE, NULL, NULL },
@@ -21,6 +26,7 @@ static const struct cmd_opt save_opts[] = {
 static const struct cmd_opt load_opts[] = {
 	{ "--as", NULL, OPT_AS, "a name", NULL },
 	{ "--force", "-f", OPT_FORCE, NULL, NULL },
+	JOBS_OPT,
 	{ "--sh", NULL, OPT_SH, NULL, NULL },
 	{ "--uv-cache", NULL, OPT_UV_CACHE, NULL, NULL },
 	{ NULL, NULL, 0, NULL, NULL },
@@ -59,6 +65,7 @@ static const struct cmd_opt bash_opts[] = {
 
 static const struct cmd_opt run_opts[] = {
 	{ "--prepare", NULL, OPT_PREPARE, NULL, NULL },
+	JOBS_OPT,
 	{ NULL, NULL, 0, NULL, NULL },
 };
 
@@ -71,30 +78,36 @@ const struct cmd kpy_cmds[] = {
 	  "Without NAME a placeholder is used: venv, venv1, ... Through the shell\n"
 	  "function (eval \"$(kpy bash)\") the new env is activated.\n",
 	  NULL, { 0, 2, NULL }, 0, NULL },
-	{ "save", cmd_save, "save [-f] [--site] NAME | save [-f] [--site] --uv-cache NAME [DIR]",
+	{ "save", cmd_save, "save [-f] [-j N] [--site] NAME | save [-f] [-j N] [--site] --uv-cache NAME [DIR]",
 	  "Archive the active environment ($VIRTUAL_ENV) to\n"
 	  "<pipdir>/venv_archives/NAME.tar.zst. An existing NAME is replaced only with -f,\n"
 	  "atomically. The env's prompt becomes NAME; a live env (made by create or load)\n"
-	  "is also renamed to NAME when that name is free, and stays active.\n\n"
+	  "is also renamed to NAME when that name is free, and stays active. On a\n"
+	  "terminal a save that takes more than a second shows its progress on stderr\n"
+	  "(KPY_PROGRESS=always|never changes that).\n\n"
 	  "  -f, --force   replace an existing archive\n"
+	  "  -j, --jobs N  compress on N threads (default: the threads setting, else the\n"
+	  "                job's CPUs on this node in Slurm, else all CPUs)\n"
 	  "  --uv-cache    archive the uv cache DIR (default $UV_CACHE_DIR, else\n"
 	  "                $XDG_CACHE_HOME/uv, else ~/.cache/uv) to\n"
 	  "                <pipdir>/uv_caches/NAME.tar.zst, its hard links and symlinks kept\n"
 	  "  --site        publish to the site store instead (the first site_pipdir of the\n"
 	  "                site file), for every user: for its admins, who can write there\n",
 	  save_opts, { 1, 1, "give the name to save the active environment under" }, CMD_SIGNALS, NULL },
-	{ "load", cmd_load, "load [-f] [--sh] [--uv-cache] [NAME] [--as NEW]",
+	{ "load", cmd_load, "load [-f] [-j N] [--sh] [--uv-cache] [NAME] [--as NEW]",
 	  "Restore the saved environment NAME as NEW (default NAME) where create would\n"
 	  "put it, rewrite its paths for the new place, and (through the shell function)\n"
 	  "activate it. If it is already loaded from the same save, it is just activated:\n"
 	  "every task of a job may run kpy load at once; one restores, all use it. In a\n"
 	  "job without $SLURM_TMPDIR it goes to a directory of that job only. Without\n"
 	  "NAME, list the saved environments. In a job, kpy load that cannot activate\n"
-	  "the shell (no shell function, no --sh) exits with status 3.\n"
+	  "the shell (no shell function, no --sh) exits with status 3. On a terminal a\n"
+	  "load that takes more than a second shows its progress on stderr.\n"
 	  "NAME is looked up in your pipdir, then in each site pipdir (site_pipdir, the\n"
 	  "admins' read-only store); site:NAME takes the site's even if you have a NAME.\n\n"
 	  "  --as NEW     load under another name (and prompt)\n"
 	  "  -f, --force  reload: replace the loaded copy (changes in it are lost)\n"
+	  "  -j, --jobs N restore with N threads (default as for save)\n"
 	  "  --sh         print shell code that activates it (and, on a compute node,\n"
 	  "               makes pip and uv offline), for scripts:\n"
 	  "               eval \"$(kpy load NAME --sh)\"\n"
@@ -149,7 +162,7 @@ const struct cmd kpy_cmds[] = {
 	  "  --keys        print the keys, one a line\n\n"
 	  "Keys:\n",
 	  config_opts, { 0, 2, NULL }, 0, config_help_keys },
-	{ "run", cmd_run, "run [--prepare] SCRIPT [ARGS...]",
+	{ "run", cmd_run, "run [--prepare] [-j N] SCRIPT [ARGS...]",
 	  "Run the Python script SCRIPT with ARGS in an environment made for the\n"
 	  "dependencies of its inline metadata (PEP 723), a block such as\n\n"
 	  "  # /// script\n"
@@ -167,7 +180,8 @@ const struct cmd kpy_cmds[] = {
 	  "shows the script envs; 'kpy rm --script KEY' removes one.\n\n"
 	  "  --prepare   on a login node with internet: fetch the dependencies into\n"
 	  "              <pipdir>/wheels (pip wheel, from pip's configured index or\n"
-	  "              PIP_FIND_LINKS), then build and save the env, without running\n",
+	  "              PIP_FIND_LINKS), then build and save the env, without running\n"
+	  "  -j, --jobs N  threads to save or restore the env with (default as for save)\n",
 	  run_opts, { 1, -1, "give the SCRIPT to run" }, CMD_OPTS_FIRST | CMD_SIGNALS, NULL },
 	{ "bash", cmd_bash, "bash",
 	  "Print shell code for eval \"$(kpy bash)\" or kpy bash >> ~/.bashrc: a kpy function\n"
@@ -452,4 +466,29 @@ int usage_error(const struct cmd *c, const char *fmt, ...)
 	put_msg(msg);
 	fprintf(stderr, "usage: kpy %s\n", c->usage);
 	return EXIT_USAGE;
+}
+
+int cmd_threads(const struct cmd *c, const struct cmd_args *a, const struct kpy_config *cfg, int *rc)
+{
+	const char *v = a->val[OPT_JOBS];
+	int req = 0;
+
+	if (cmd_has(a, OPT_JOBS)) {
+		char *end;
+		long n = strtol(v, &end, 10);
+		if (v[0] < '0' || v[0] > '9' || *end != '\0' || n < 1 || n > KPY_THREADS_MAX) {
+			*rc = usage_error(c, "-j needs a number of threads from 1 to %d, not '%s'", KPY_THREADS_MAX, v);
+			if (cmd_has(a, OPT_SH)) /* eval "$(kpy load NAME --sh -j x)" must fail too */
+				printf("false\n");
+			return -1;
+		}
+		req = (int)n;
+	}
+	return kpy_threads_pick(req, cfg != NULL ? cfg->threads : 0, NULL, NULL);
+}
+
+struct kpy_progress *cmd_progress(const char *verb, const char *what, unsigned long long bytes,
+				  unsigned long long files)
+{
+	return kpy_progress_new(2, kpy_progress_mode_of(getenv("KPY_PROGRESS")), verb, what, bytes, files);
 }

@@ -9,8 +9,10 @@
 #include "safety.h"
 #include "tree.h"
 #include "venvfacts.h"
+#include "progress.h"
+#include "threads.h"
 #include "walk.h"
-#include "zio.h"
+#include "zseek.h"
 
 #include <archive.h>
 #include <archive_entry.h>
@@ -30,9 +32,15 @@
 volatile sig_atomic_t kpy_interrupted;
 
 #define WHOLE_FILE_MAX (8u << 20) /* files up to this size are read in one go */
+/* zstd frames of at most this much tar (the writer splits bigger files); a frame ends
+ * after the first entry that brings it to half of it */
+#define KPY_SAVE_FRAME KPY_ZS_FRAME_DEFAULT
 
 struct saver {
 	struct archive *a;
+	struct kpy_zs_writer *zs; /* the seekable zstd writer under A */
+	size_t frame_min;        /* a frame ends after the entry that brings it to this */
+	struct kpy_progress *progress;
 	const char *src;
 	const char *prefix;
 	struct kpy_reloc prompt; /* old -> new prompt for activate scripts */
@@ -57,6 +65,23 @@ static int write_error(struct saver *s)
 			   archive_error_string(s->a) ? archive_error_string(s->a) : "write failed");
 }
 
+/* After an entry: end the zstd frame there once it holds enough to compress well, so
+ * frames start at entries (a file larger than a frame is split by the writer). */
+static int entry_done(struct saver *s)
+{
+	struct kpy_err ze = KPY_ERR_INIT;
+
+	if (archive_write_finish_entry(s->a) != ARCHIVE_OK)
+		return write_error(s);
+	if (kpy_zs_pending(s->zs) >= s->frame_min && kpy_zs_end_frame(s->zs, &ze) < 0) {
+		if (ze.code == KPY_ENOSPC)
+			return kpy_err_sys(s->e, ENOSPC, "cannot write the new archive beside %s, which was not changed",
+					   s->dest);
+		return kpy_err_set(s->e, ze.code, "cannot write the archive beside %s (%s)", s->dest, ze.msg);
+	}
+	return 0;
+}
+
 static int add_mem(struct saver *s, const char *rel, const char *data, size_t len, time_t mtime)
 {
 	struct archive_entry *ae = archive_entry_new();
@@ -74,7 +99,7 @@ static int add_mem(struct saver *s, const char *rel, const char *data, size_t le
 		write_error(s);
 		goto out;
 	}
-	rv = 0;
+	rv = entry_done(s);
 out:
 	archive_entry_free(ae);
 	return rv;
@@ -138,6 +163,7 @@ static int add_file(struct saver *s, const struct kpy_walk_ent *x, struct archiv
 		if (rv < 0)
 			goto out;
 		rv = -1;
+		kpy_progress_add(s->progress, size, 0);
 	} else {
 		size_t left = size;
 		has_nul = !s->venv; /* only a venv's text is relocated */
@@ -168,6 +194,7 @@ static int add_file(struct saver *s, const struct kpy_walk_ent *x, struct archiv
 			if (write_data(s, s->buf, want) < 0)
 				goto out;
 			left -= want;
+			kpy_progress_add(s->progress, want, 0);
 		}
 	}
 	if (mentions && !has_nul && note_mention(s, x->rel) < 0)
@@ -195,7 +222,9 @@ static int add_entry(struct saver *s, const struct kpy_walk_ent *x)
 		archive_entry_set_size(ae, 0);
 	} else if (S_ISREG(x->st.st_mode)) {
 		/* a venv's hard links are stored as separate files */
-		rv = add_file(s, x, ae);
+		if ((rv = add_file(s, x, ae)) == 0)
+			rv = entry_done(s);
+		kpy_progress_add(s->progress, 0, 1);
 		goto out;
 	} else if (S_ISLNK(x->st.st_mode)) {
 		if (kpy_pathf(path, sizeof(path), s->e, "%s/%s", s->src, x->rel) < 0)
@@ -218,7 +247,8 @@ static int add_entry(struct saver *s, const struct kpy_walk_ent *x)
 		write_error(s);
 		goto out;
 	}
-	rv = 0;
+	rv = entry_done(s);
+	kpy_progress_add(s->progress, 0, 1);
 out:
 	archive_entry_free(ae);
 	return rv;
@@ -252,19 +282,20 @@ int kpy_archive_save(const char *src_in, const char *dest, const struct kpy_save
 		     struct kpy_err *warn, struct kpy_err *e)
 {
 	struct kpy_manifest m = { 0 };
-	struct kpy_zw *zw = NULL;
 	struct saver s = { 0 };
 	struct kpy_walk w = { 0 };
 	struct kpy_tmpfile tf = { .fd = -1, .tmp = "" };
 	char src[PATH_MAX], cfgpath[PATH_MAX], meta[PATH_MAX];
 	char *cfg = NULL, *mtext = NULL, *pkgs = NULL, *reloc = NULL, *old_prompt = NULL;
 	size_t mlen, plen, rlen;
-	int fd = -1, rv = -1, rootfd;
+	int fd = -1, rv = -1, rootfd, threads;
 	const char *kind = o->kind ? o->kind : KPY_KIND_VENV;
 	int venv = strcmp(kind, KPY_KIND_VENV) == 0;
 	const char *why;
 	struct stat st;
 
+	if (o->result != NULL)
+		memset(o->result, 0, sizeof(*o->result));
 	/* the prefix is the path as the env knows itself: absolute, without trailing '/' */
 	if (src_in[0] != '/' || strlen(src_in) >= sizeof(src) || strchr(src_in, '\n'))
 		return kpy_err_set(e, KPY_EINVAL, "cannot save '%s': give an absolute path", src_in);
@@ -354,10 +385,13 @@ int kpy_archive_save(const char *src_in, const char *dest, const struct kpy_save
 		goto out;
 	}
 	archive_write_set_format_pax_restricted(s.a);
-	archive_write_set_bytes_per_block(s.a, 0);
-	if (kpy_zw_open(s.a, fd, o->level > 0 ? o->level : 3,
-			o->threads > 0 ? o->threads : (int)sysconf(_SC_NPROCESSORS_ONLN), &zw, e) < 0)
+	threads = o->threads > 0 ? o->threads : kpy_threads_pick(0, 0, NULL, NULL);
+	if (kpy_zs_open(fd, o->level > 0 ? o->level : 3, threads, KPY_SAVE_FRAME, &s.zs, e) < 0 ||
+	    kpy_zs_archive_open(s.a, s.zs, e) < 0)
 		goto out;
+	s.frame_min = KPY_SAVE_FRAME / 2;
+	s.progress = o->progress;
+	kpy_progress_totals(o->progress, (uint64_t)m.bytes, (uint64_t)m.files);
 	if (add_mem(&s, KPY_MANIFEST_PATH, mtext, mlen, (time_t)m.saved) < 0 ||
 	    add_mem(&s, KPY_PACKAGES_PATH, pkgs, plen, (time_t)m.saved) < 0)
 		goto out;
@@ -368,8 +402,6 @@ int kpy_archive_save(const char *src_in, const char *dest, const struct kpy_save
 		}
 		if (add_entry(&s, &w.v[i]) < 0)
 			goto out;
-		if (kpy_zw_failed(zw))
-			break; /* a full disk: kpy_zw_close below says so */
 	}
 	if ((reloc = join_lines(s.mention, s.nmention, &rlen)) == NULL) {
 		kpy_err_set(e, KPY_EFAIL, "out of memory");
@@ -378,14 +410,25 @@ int kpy_archive_save(const char *src_in, const char *dest, const struct kpy_save
 	if (add_mem(&s, KPY_RELOCATE_PATH, reloc, rlen, (time_t)m.saved) < 0)
 		goto out;
 	{
+		/* libarchive ignores what the close callback (kpy_zs_finish: the last frames
+		 * and the seek table) returns: ask the writer itself */
 		struct kpy_err ze = KPY_ERR_INIT;
-		if (kpy_zw_close(s.a, zw, tf.tmp, &ze) < 0) {
+		int closed = archive_write_close(s.a);
+		if (kpy_zs_finish(s.zs, &ze) < 0 || closed != ARCHIVE_OK) {
 			if (ze.code == KPY_ENOSPC) /* the same words as write_error's */
 				kpy_err_sys(e, ENOSPC, "cannot write the new archive beside %s, which was not changed",
 					    dest);
+			else if (ze.code != KPY_OK)
+				kpy_err_set(e, ze.code, "cannot write the archive beside %s (%s)", dest, ze.msg);
 			else
-				kpy_err_set(e, ze.code, "%s", ze.msg);
+				write_error(&s);
 			goto out;
+		}
+		if (o->result != NULL) {
+			/* the manifest as the archive holds it, read back from its text */
+			if (kpy_manifest_parse(mtext, mlen, &o->result->manifest, e) < 0)
+				goto out;
+			kpy_zs_stats(s.zs, &o->result->frames, NULL, &o->result->size);
 		}
 	}
 	/* without force, an archive saved meanwhile by someone else is not replaced */
@@ -413,8 +456,11 @@ int kpy_archive_save(const char *src_in, const char *dest, const struct kpy_save
 	}
 	rv = 0;
 out:
+	if (rv < 0 && o->result != NULL)
+		kpy_manifest_free(&o->result->manifest);
 	if (s.a != NULL)
-		archive_write_free(s.a);
+		archive_write_free(s.a); /* before the writer under it */
+	kpy_zs_free(s.zs);
 	kpy_tmpfile_discard(&tf); /* nothing left to do once published */
 	for (size_t i = 0; i < s.nmention; i++)
 		free(s.mention[i]);

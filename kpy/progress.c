@@ -110,6 +110,14 @@ struct kpy_progress *kpy_progress_new(int fd, enum kpy_progress_mode mode, const
 	return p;
 }
 
+void kpy_progress_totals(struct kpy_progress *p, uint64_t total_bytes, uint64_t total_files)
+{
+	if (p == NULL)
+		return;
+	p->total_bytes = total_bytes;
+	p->total_files = total_files;
+}
+
 static void draw(struct kpy_progress *p, long long t)
 {
 	char line[512];

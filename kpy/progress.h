@@ -19,6 +19,9 @@ struct kpy_progress;
  * and FD is not a terminal) or no memory; every function takes NULL and does nothing. */
 struct kpy_progress *kpy_progress_new(int fd, enum kpy_progress_mode mode, const char *verb,
 				      const char *what, uint64_t total_bytes, uint64_t total_files);
+/* The totals, once known (a save learns them after P was made): call it before P is
+ * shared with other threads. */
+void kpy_progress_totals(struct kpy_progress *p, uint64_t total_bytes, uint64_t total_files);
 /* BYTES and FILES more are done. Thread-safe and cheap: counts with atomics; whichever
  * thread finds the line due (ten times a second on a terminal) redraws it. */
 void kpy_progress_add(struct kpy_progress *p, uint64_t bytes, uint64_t files);

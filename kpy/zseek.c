@@ -394,7 +394,8 @@ static la_ssize_t zs_archive_write(struct archive *a, void *data, const void *bu
 	struct kpy_err e = KPY_ERR_INIT;
 
 	if (kpy_zs_write(w, buf, len, &e) < 0) {
-		archive_set_error(a, EIO, "%s", e.msg);
+		/* a full disk stays one for the caller's archive_errno */
+		archive_set_error(a, e.code == KPY_ENOSPC ? ENOSPC : EIO, "%s", e.msg);
 		return -1;
 	}
 	return (la_ssize_t)len;

@@ -279,7 +279,7 @@ function __kpy_complete {
 	local __kpy_kind=""
 	for ((__kpy_i = 2; __kpy_i < COMP_CWORD; __kpy_i++)); do
 		case ${COMP_WORDS[__kpy_i]} in
-		--as) __kpy_i=$((__kpy_i + 1)) ;;
+		--as|-j|--jobs) __kpy_i=$((__kpy_i + 1)) ;;
 		--uv-cache) __kpy_kind=--uv-cache ;;
 		-*) ;;
 		*) __kpy_npos=$((__kpy_npos + 1)) ;;
@@ -294,6 +294,8 @@ function __kpy_complete {
 		return 0
 		;;
 	esac
+	# a number of threads: nothing to offer
+	case $__kpy_prev in -j|--jobs) return 0 ;; esac
 	case $__kpy_cmd in
 	load)
 		[ "$__kpy_prev" != --as ] || return 0

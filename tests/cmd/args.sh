@@ -101,6 +101,8 @@ save --froce --force
 save --uv-cach --uv-cache
 load --ass --as
 load --frce --force
+load --jbos --jobs
+save --jbos --jobs
 activate --lnog --long
 activate --hs --sh
 unload --hepl --help
@@ -117,7 +119,7 @@ ok "  ... and not offered" lacks "did you mean"
 
 # --- config keys: one table -------------------------------------------------------------
 keys=$("$KPY" config --keys)
-ok "config --keys lists the keys" same "$(echo $keys)" "pipdir compute_hosts level site_pipdir"
+ok "config --keys lists the keys" same "$(echo $keys)" "pipdir compute_hosts level site_pipdir threads"
 "$KPY" help config > "$T/help-config"
 "$KPY" config > "$T/config-all"
 for k in $keys; do
@@ -129,7 +131,7 @@ for k in $keys; do
 		bash -c 'sed -n "/^\.SH KEYS/,/^\.SH [^K]/p" "$1" | grep -qx "\.B $2"' _ "$KPY_SRCDIR/man/kpy.conf.5.in" "$k"
 	ok "README's table has $k" grep -q "^| \`$k\` |" "$KPY_SRCDIR/README.md"
 done
-ok "config nokey: the unknown-key message names every key" says 2 "the settings are pipdir, compute_hosts, level" "$KPY" config nokey
+ok "config nokey: the unknown-key message names every key" says 2 "the settings are pipdir, compute_hosts, level, site_pipdir, threads" "$KPY" config nokey
 ok "completion offers the binary's keys" \
 	same "$(bash -c 'eval "$("$1" bash)"; COMP_WORDS=(kpy config ""); COMP_CWORD=2; __kpy_complete; echo ${COMPREPLY[*]}' _ "$KPY")" "$(echo $keys)"
 ok "completion offers config's options" \

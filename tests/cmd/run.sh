@@ -294,7 +294,7 @@ ok "  ... gone from the list" bash -c '! "$1" list 2> /dev/null | grep -q " c\.p
 ok "  ... the others stay" test -f "$SE/$(key alpha).tar.zst"
 ok "kpy rm --script of an unknown key names those that exist" \
 	expect_fail 1 "no saved environment named 'py3.0-0000000000000000'.*$(key alpha)" "$KPY" rm --script py3.0-0000000000000000
-ok "kpy --help lists run" bash -c '"$1" --help | grep -q "kpy run \[--prepare\] SCRIPT \[ARGS...\]"' _ "$KPY"
+ok "kpy --help lists run" bash -c '"$1" --help | grep -q "kpy run \[--prepare\] \[-j N\] SCRIPT \[ARGS...\]"' _ "$KPY"
 ok "kpy help run explains --prepare" bash -c '"$1" help run | grep -q -- "--prepare"' _ "$KPY"
 ok "kpy run --help is kpy's help" bash -c '"$1" run --help | grep -q "^usage: kpy run"' _ "$KPY"
 

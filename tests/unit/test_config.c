@@ -22,6 +22,7 @@ static void setup(void)
 	unsetenv("KPY_PIPDIR");
 	unsetenv("KPY_LEVEL");
 	unsetenv("KPY_COMPUTE_HOSTS");
+	unsetenv("KPY_THREADS");
 }
 
 static void teardown(void)
@@ -378,4 +379,43 @@ Test(config, site_pipdir_from_the_site_file_only)
 	cr_assert_eq(kpy_config_load(&c, &e), 0, "%s", e.msg);
 	cr_assert_str_eq(c.site_pipdir, "/opt/a");
 	kpy_config_free(&c);
+}
+
+Test(config, threads_auto_file_variable_and_bad_values)
+{
+	struct kpy_config c;
+	struct kpy_err e = KPY_ERR_INIT;
+	char *v;
+
+	cr_assert_eq(kpy_config_load(&c, &e), 0, "%s", e.msg);
+	cr_assert_eq(c.threads, 0, "unset: auto");
+	cr_assert_str_eq(v = kpy_config_value(&c, "threads"), "auto");
+	free(v);
+	kpy_config_free(&c);
+	put(site, "[kpy]\nthreads = 6\n", 0644);
+	cr_assert_eq(kpy_config_load(&c, &e), 0, "%s", e.msg);
+	cr_assert_eq(c.threads, 6);
+	cr_assert_str_eq(v = kpy_config_value(&c, "threads"), "6");
+	free(v);
+	kpy_config_free(&c);
+	cr_assert_eq(kpy_config_set("threads", "auto", &e), 0, "%s", e.msg);
+	cr_assert_eq(kpy_config_load(&c, &e), 0, "%s", e.msg);
+	cr_assert_eq(c.threads, 0, "the user's auto wins over the site's 6");
+	kpy_config_free(&c);
+	setenv("KPY_THREADS", "3", 1);
+	cr_assert_eq(kpy_config_load(&c, &e), 0, "%s", e.msg);
+	cr_assert_eq(c.threads, 3, "KPY_THREADS wins");
+	kpy_config_free(&c);
+	static const char *const bad[] = { "65", "-1", "x", "2x", " 2", "1e3", NULL };
+	for (int i = 0; bad[i] != NULL; i++) {
+		kpy_err_clear(&e);
+		setenv("KPY_THREADS", bad[i], 1);
+		cr_assert_eq(kpy_config_load(&c, &e), -1, "[%s]", bad[i]);
+		cr_assert_eq(e.code, KPY_ECONFIG);
+		cr_assert(strstr(e.msg, "threads '") && strstr(e.msg, "KPY_THREADS") && strstr(e.msg, "1 to 64"),
+			  "%s", e.msg);
+	}
+	unsetenv("KPY_THREADS");
+	kpy_err_clear(&e);
+	cr_assert_eq(kpy_config_set("threads", "100", &e), -1, "kpy config refuses it too");
 }
