@@ -6,7 +6,8 @@
 # --kpy-bcast=yes|no|auto, KPY_BCAST and plugstack.conf bcast_min_nodes= are honoured;
 # a failed sbcast, and a missing or damaged copy on one node, fall back to the shared
 # copy and the job succeeds; sbatch with srun steps broadcasts once; the copies are
-# gone after the job. Opens are counted with strace on every slurmd (-f: slurmstepd,
+# gone after the job; an env of the site store (site_pipdir=, read-only) fans out
+# alike. Opens are counted with strace on every slurmd (-f: slurmstepd,
 # the restore child, a batch script's sruns) and on srun. For information: the
 # opens per job at 1, 2 and N nodes with and without the fan-out, and the restore
 # time per node.
@@ -272,6 +273,35 @@ diag "sbatch -N $N #SBATCH --kpy-env: restore per node: $(restore_ms "$JOB")"
 
 untraced timeout 120 sbatch -W -N "$N" --kpy-bcast=no -o "$UH/benv.out" "$T/batchenv.sh"
 ok "sbatch -N $N --kpy-bcast=no: each node reads the shared copy" shared_reads $(seq "$N")
+
+# ---- the site store on every node ------------------------------------------------------------
+# an admin's read-only store (root's, 0755) holding only "blessed"; the user's pipdir has none
+SITE=$T/site
+site_store() {
+	rm -rf "$SITE" && mkdir -p "$SITE" &&
+	env VIRTUAL_ENV="$T/venvs/demo" KPY_PIPDIR="$SITE" "$KPY" save blessed > /dev/null &&
+	chmod -R go-w,a+rX "$SITE" && [ "$(stat -c %U:%a "$SITE")" = root:755 ]
+}
+ok "a site store of root's, mode 0755, with the env blessed" site_store
+mnc_plugstack tmpdir="$SCR" pipdir="$P" site_pipdir="$SITE"
+before=$(find "$SITE" -printf '%p %s %T@ %C@\n' | sort)
+count_site() { cat "$@" 2> /dev/null | grep -F "\"$SITE/venv_archives/blessed.tar.zst\"" | grep -vc '= -1 '; }
+trace_start
+as_user strace -f -e trace=open,openat -o "$UH/st.cmd" timeout 60 srun -N "$N" --kpy-env=site:blessed \
+	python -c 'import hello, socket; print(socket.gethostname())' > "$T/out" 2> "$T/err"
+RC=$?
+trace_stop
+JOB=$(last_job)
+ok "srun -N $N --kpy-env=site:blessed: runs on every node" same "$RC:$(sort -u "$T/out" | wc -l)" "0:$N"
+ok "  ... the site archive is opened once per job (by srun's fan-out), not on the nodes" \
+	same "$(count_site "$UH/st.cmd"):$(count_site "$T"/st.n[0-9]*)" 1:0
+ok "  ... every node restored it from its broadcast copy" \
+	same "$(for k in $(seq "$N"); do log_lines "$k" "$JOB" "restored site:blessed into .* from the broadcast copy"; done | sort -u)" 1
+untraced timeout 60 srun -N "$N" --kpy-bcast=no --kpy-env=blessed true
+ok "srun -N $N --kpy-bcast=no --kpy-env=blessed (only in the site store): every node restores it" \
+	same "$(for k in $(seq "$N"); do log_lines "$k" "$JOB" "restored blessed into "; done | sort -u)" 1
+ok "  ... and nothing in the site store changed" same "$(find "$SITE" -printf '%p %s %T@ %C@\n' | sort)" "$before"
+mnc_plugstack tmpdir="$SCR" pipdir="$P"
 
 # ---- for information: opens per job (traced) and restore time per node (untraced) -------------
 for m in no yes; do
