@@ -69,13 +69,13 @@ static void *decoder(void *arg)
 {
 	struct kpy_zpar *zp = arg;
 	struct kpy_zs_dec *d = kpy_zs_dec_new();
-	struct kpy_zpar_hold *s;
+	struct kpy_zpar_hold *s = NULL;
 
 	pthread_mutex_lock(&zp->m);
 	for (;;) {
 		while (!zp->stop && zp->next_claim < zp->ix->n && (s = free_slot(zp)) == NULL)
 			pthread_cond_wait(&zp->free, &zp->m);
-		if (zp->stop || zp->next_claim >= zp->ix->n)
+		if (zp->stop || zp->next_claim >= zp->ix->n || s == NULL)
 			break;
 		s->state = BUSY;
 		s->frame = zp->next_claim++;
@@ -171,11 +171,12 @@ static la_ssize_t zp_read(struct archive *a, void *data, const void **buf)
 struct kpy_zpar_hold *kpy_zpar_hold(struct kpy_zpar *zp, const void *p, size_t len)
 {
 	struct kpy_zpar_hold *s, *h = NULL;
-	const unsigned char *c = p;
+	uintptr_t c = (uintptr_t)p;
 
 	pthread_mutex_lock(&zp->m);
 	s = zp->cur;
-	if (s != NULL && c >= s->data && c <= s->data + s->len && len <= (size_t)(s->data + s->len - c)) {
+	if (s != NULL && c >= (uintptr_t)s->data && c - (uintptr_t)s->data <= s->len &&
+	    len <= s->len - (c - (uintptr_t)s->data)) {
 		s->refs++;
 		h = s;
 	}
