@@ -587,12 +587,9 @@ int kpy_xt_data(struct kpy_xt *x, const void *p, size_t len, uint64_t off, void 
 	if (!x->cur_multi && off == 0 && len == f->size) {
 		/* the whole file in one piece: a writer does everything */
 		j.whole = 1;
+		x->cur = NULL; /* the job owns it now: more data is damage */
 		x->cur_sent = 1;
-		x->cur = NULL; /* the job owns it now */
-		x->cur_multi = 0;
-		int rv = submit(x, &j);
-		x->cur = f;    /* only as a marker for kpy_xt_file_end; not touched again */
-		return rv;
+		return submit(x, &j);
 	}
 	if (!x->cur_multi) {
 		/* in pieces: opened here, written at offsets, finished by the last piece */
@@ -620,8 +617,10 @@ int kpy_xt_file_end(struct kpy_xt *x)
 	struct xfile *f = x->cur;
 	int rv = 0;
 
-	if (f == NULL)
+	if (f == NULL) {
+		x->cur_multi = x->cur_sent = 0;
 		return atomic_load(&x->failed) ? -1 : 0;
+	}
 	x->cur = NULL;
 	if (x->cur_multi)
 		piece_done(x, f); /* the reader's hold */
@@ -699,7 +698,7 @@ void kpy_xt_free(struct kpy_xt *x)
 		pthread_join(x->th[i], NULL);
 	if (x->cur != NULL && x->cur_multi)
 		piece_done(x, x->cur);
-	else if (x->cur != NULL && !x->cur_sent)
+	else if (x->cur != NULL)
 		free(x->cur);
 	for (size_t i = 0; i < x->tcap; i++)
 		free(x->tab[i].name);
