@@ -3,6 +3,7 @@
 #include "autoconfig.h"
 #include "envarchive.h"
 #include "tree.h"
+#include "zseek.h"
 
 #include <dirent.h>
 #include <fcntl.h>
@@ -22,7 +23,10 @@
  *   W/run/          the restore's parent dir: after a run it holds env/ or nothing
  * Inputs that do not start with a zstd frame are tar bytes: their header checksums
  * are fixed and they are compressed, so the fuzzer reaches the tar and restore
- * logic past tar's and zstd's checksums. */
+ * logic past tar's and zstd's checksums. Every other such input is written as a
+ * seekable archive instead (frames of 512 B to 3.5 KiB, a seek table), so that the
+ * parallel restore (kpy/zpar.c, kpy/xtract.c on several threads) meets it too;
+ * inputs that are zstd already may carry a table of their own. */
 static char work[PATH_MAX], in[PATH_MAX], run[PATH_MAX], dest[PATH_MAX], sent[PATH_MAX];
 static char canary[PATH_MAX], sdir[PATH_MAX], cwd0[PATH_MAX];
 static const char canary_text[] = "canary: kpy must never write here\n";
@@ -165,6 +169,29 @@ static int write_input(const uint8_t *data, size_t size)
 	/* zstd frame (28 b5 2f fd) or skippable frame (5? 2a 4d 18): as is */
 	int is_zstd = size >= 4 && ((data[0] == 0x28 && data[1] == 0xb5 && data[2] == 0x2f && data[3] == 0xfd) ||
 				    ((data[0] & 0xf0) == 0x50 && data[1] == 0x2a && data[2] == 0x4d && data[3] == 0x18));
+	if (!is_zstd && (size / 3) % 2 == 1) {
+		uint8_t *tar = malloc(size ? size : 1);
+		struct kpy_zs_writer *w = NULL;
+		struct kpy_err e = KPY_ERR_INIT;
+		if (tar == NULL)
+			die("out of memory");
+		memcpy(tar, data, size);
+		fix_checksums(tar, size);
+		if (kpy_zs_open(fd, 1, 1, 512 * (1 + size % 7), &w, &e) < 0)
+			die("kpy_zs_open failed");
+		/* frame ends at some 512-byte boundaries (tar blocks), splits elsewhere */
+		for (size_t at = 0; at < size;) {
+			size_t k = size - at < 1024 ? size - at : 1024;
+			if (kpy_zs_write(w, tar + at, k, &e) < 0 || (tar[at] & 1 && kpy_zs_end_frame(w, &e) < 0))
+				die("kpy_zs_write failed");
+			at += k;
+		}
+		rv = kpy_zs_finish(w, &e);
+		kpy_zs_free(w);
+		free(tar);
+		close(fd);
+		return rv;
+	}
 	if (!is_zstd) {
 		ZSTD_CCtx *c = ZSTD_createCCtx();
 		size_t cap = ZSTD_compressBound(size);

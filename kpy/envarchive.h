@@ -47,8 +47,9 @@ int kpy_archive_save(const char *src, const char *dest, const struct kpy_save_op
  * archive is extracted to a temporary directory beside DEST, relocated to DEST's path
  * (and the prompt changed to O->prompt unless NULL), then renamed to DEST. On failure
  * nothing is left behind. The archive's manifest is returned in M if not NULL.
- * It changes the working directory while it extracts (and changes it back), so it
- * must not run beside other threads that use relative paths. */
+ * Frames of a seekable archive (one with a seek table) are decoded on several threads
+ * and files written on several (kpy/zpar.h, kpy/xtract.h); an archive without one is
+ * streamed. Directory modes and mtimes are set last. */
 struct kpy_restore_opts {
 	const char *prompt; /* the restored env's prompt; NULL keeps the saved one */
 	int threads;        /* threads to decode and write with; 0: kpy_threads_pick's default */

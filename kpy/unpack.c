@@ -9,8 +9,12 @@
 #include "safety.h"
 #include "tree.h"
 #include "venvfacts.h"
+#include "threads.h"
 #include "walk.h"
+#include "xtract.h"
 #include "zio.h"
+#include "zpar.h"
+#include "zseek.h"
 
 #include <archive.h>
 #include <archive_entry.h>
@@ -31,7 +35,9 @@
 
 struct reader {
 	struct archive *a;
-	struct kpy_zr zr;
+	struct kpy_zr zr;     /* a plain zstd stream: read as one */
+	struct kpy_zs_index ix;
+	struct kpy_zpar *zp;  /* a seekable one: frames decoded in parallel */
 	int fd;
 	const char *path;
 };
@@ -43,24 +49,16 @@ static int damaged(struct reader *r, struct kpy_err *e, const char *why)
 			   r->path, why);
 }
 
-/* A write into the target failed: say so, and what to do when the disk is full.
- * Without an errno it was libarchive's own check of the entry: the archive is bad. */
-static int write_failed(struct archive *aw, struct reader *r, const char *dest,
-			struct kpy_err *e)
-{
-	int err = archive_errno(aw);
-
-	if (err <= 0)
-		return damaged(r, e, archive_error_string(aw) ? archive_error_string(aw) : "an entry cannot be written");
-	if (err == ENOSPC || err == EDQUOT)
-		return kpy_err_sys(e, err, "cannot restore %s into %s", r->path, dest);
-	return kpy_err_sys(e, err, "cannot restore %s into %s", r->path, dest);
-}
-
 /* Say why reading failed: corrupt zstd data, a truncated tar, or an I/O error. */
 static int read_failed(struct reader *r, struct kpy_err *e)
 {
 	const char *msg = archive_error_string(r->a);
+	int code = 0;
+	const char *zwhy = kpy_zpar_why(r->zp, &code);
+	if (zwhy != NULL && code == KPY_EDAMAGED)
+		return damaged(r, e, zwhy);
+	if (zwhy != NULL)
+		return kpy_err_set(e, code, "cannot read archive %s (%s)", r->path, zwhy);
 	if (r->zr.damaged)
 		return damaged(r, e, r->zr.why);
 	int err = archive_errno(r->a);
@@ -69,8 +67,34 @@ static int read_failed(struct reader *r, struct kpy_err *e)
 	return damaged(r, e, msg ? msg : "unreadable tar data");
 }
 
-static int reader_open(struct reader *r, const char *path, struct kpy_err *e)
+static void reader_close(struct reader *r)
 {
+	if (r->a != NULL)
+		archive_read_free(r->a);
+	kpy_zpar_free(r->zp);
+	kpy_zs_index_free(&r->ix);
+	kpy_zr_close(&r->zr);
+	if (r->fd >= 0)
+		close(r->fd);
+	r->a = NULL;
+	r->zp = NULL;
+	r->fd = -1;
+}
+
+/* zseek's messages start with the file's name, "the archive: " when given none */
+static const char *unnamed(const char *msg)
+{
+	static const char pre[] = "the archive: ";
+	return strncmp(msg, pre, sizeof(pre) - 1) == 0 ? msg + sizeof(pre) - 1 : msg;
+}
+
+/* Open PATH for reading. THREADS 0: as one stream (the manifest alone); else a
+ * seekable archive's frames are decoded on THREADS threads, and an archive without a
+ * seek table (an older kpy, tar by hand) is streamed. */
+static int reader_open(struct reader *r, const char *path, int threads, struct kpy_err *e)
+{
+	int rc = KPY_ZS_NOINDEX;
+
 	memset(r, 0, sizeof(*r));
 	r->path = path;
 	if ((r->fd = open(path, O_RDONLY | O_CLOEXEC)) < 0) {
@@ -78,15 +102,43 @@ static int reader_open(struct reader *r, const char *path, struct kpy_err *e)
 			return kpy_err_set(e, KPY_ENOENT, "archive %s does not exist", path);
 		return kpy_err_sys(e, errno, "cannot open archive %s", path);
 	}
+	if (threads > 0) {
+		struct kpy_err ie = KPY_ERR_INIT;
+		if ((rc = kpy_zs_index_read(r->fd, NULL, &r->ix, &ie)) < 0) {
+			reader_close(r);
+			if (ie.code == KPY_EDAMAGED)
+				return damaged(r, e, unnamed(ie.msg));
+			return kpy_err_set(e, ie.code, "cannot read archive %s (%s)", path, unnamed(ie.msg));
+		}
+	}
 	if ((r->a = archive_read_new()) == NULL) {
-		close(r->fd);
+		reader_close(r);
 		return kpy_err_set(e, KPY_EFAIL, "out of memory");
 	}
 	archive_read_support_format_tar(r->a);
+	if (rc == 0) {
+		if (kpy_zpar_open(r->a, r->fd, path, &r->ix, threads, &r->zp, e) < 0) {
+			int code = 0;
+			const char *why = kpy_zpar_why(r->zp, &code);
+			char msg[sizeof(e->msg)];
+			snprintf(msg, sizeof(msg), "%s", why != NULL ? why : e->msg);
+			if (why == NULL)
+				code = e->code;
+			reader_close(r);
+			if (code == KPY_EDAMAGED) {
+				kpy_err_clear(e);
+				return damaged(r, e, msg);
+			}
+			return -1;
+		}
+		return 0;
+	}
 	if (kpy_zr_open(r->a, &r->zr, r->fd, e) < 0) {
 		archive_read_free(r->a);
+		r->a = NULL;
 		kpy_zr_close(&r->zr);
 		close(r->fd);
+		r->fd = -1;
 		if (e->code == KPY_EDAMAGED) {
 			kpy_err_clear(e);
 			return damaged(r, e, r->zr.why[0] ? r->zr.why : "not a zstd-compressed tar");
@@ -94,17 +146,6 @@ static int reader_open(struct reader *r, const char *path, struct kpy_err *e)
 		return -1;
 	}
 	return 0;
-}
-
-static void reader_close(struct reader *r)
-{
-	if (r->a != NULL)
-		archive_read_free(r->a);
-	kpy_zr_close(&r->zr);
-	if (r->fd >= 0)
-		close(r->fd);
-	r->a = NULL;
-	r->fd = -1;
 }
 
 /* Read the current entry's data (at most LIST_MAX) into a malloc'd buffer. */
@@ -160,7 +201,7 @@ int kpy_archive_manifest(const char *archive, struct kpy_manifest *m, struct kpy
 	struct reader r;
 	int rv;
 
-	if (reader_open(&r, archive, e) < 0)
+	if (reader_open(&r, archive, 0, e) < 0)
 		return -1;
 	rv = read_manifest(&r, m, e);
 	reader_close(&r);
@@ -190,19 +231,41 @@ static int relocate_list(const char *root, char *list, const struct kpy_reloc *r
 	return 0;
 }
 
+/* Give a frame back that a writer wrote from (xtract's release callback). */
+static void release_frame(void *ctx, void *ref)
+{
+	kpy_zpar_release(ctx, ref);
+}
+
+/* The extraction failed: an entry that broke a rule (the archive is damaged), or a
+ * write into the target (say so, whatever the errno: a full disk shows here). */
+static int xt_failed(struct kpy_xt *xt, struct reader *r, const char *dest, struct kpy_err *e)
+{
+	int err = 0;
+	const char *why = "failed without saying why";
+	int code = kpy_xt_error(xt, &err, &why);
+
+	if (code == KPY_EDAMAGED)
+		return damaged(r, e, why);
+	if (err == ENOMEM)
+		return kpy_err_set(e, KPY_EFAIL, "out of memory restoring %s", r->path);
+	return kpy_err_sys(e, err ? err : EIO, "cannot restore %s into %s", r->path, dest);
+}
+
 int kpy_archive_restore(const char *archive, const char *dest_in, const struct kpy_restore_opts *o,
 			struct kpy_manifest *mout, struct kpy_err *e)
 {
 	const char *prompt = o != NULL ? o->prompt : NULL;
 	struct kpy_manifest m = { 0 };
 	struct reader r = { .fd = -1 };
-	struct archive *aw = NULL;
+	struct kpy_xt *xt = NULL;
 	struct archive_entry *ae;
 	char dest[PATH_MAX], parent[PATH_MAX], real[PATH_MAX], tmp[PATH_MAX], full[PATH_MAX * 2];
 	char *reloc = NULL;
 	size_t rlen = 0;
 	long long files = 0;
-	int rv = -1, rc, have_tmp = 0, seen_reloc = 0, cwd = -1, lockfd = -1;
+	int rv = -1, rc, have_tmp = 0, seen_reloc = 0, tmpfd = -1, lockfd = -1;
+	int threads = o != NULL && o->threads > 0 ? o->threads : kpy_threads_pick(0, 0, NULL, NULL);
 	const char *why;
 	struct stat st;
 
@@ -221,7 +284,7 @@ int kpy_archive_restore(const char *archive, const char *dest_in, const struct k
 	if (realpath(parent[0] ? parent : "/", real) == NULL)
 		return kpy_err_sys(e, errno, "cannot restore into %s", parent[0] ? parent : "/");
 
-	if (reader_open(&r, archive, e) < 0)
+	if (reader_open(&r, archive, threads, e) < 0)
 		return -1;
 	if (read_manifest(&r, &m, e) < 0)
 		goto out;
@@ -244,19 +307,20 @@ int kpy_archive_restore(const char *archive, const char *dest_in, const struct k
 		flock(lockfd, LOCK_EX | LOCK_NB);
 	chmod(tmp, 0755 & ~kpy_current_umask());
 
-	/* extract with names relative to the temporary dir: libarchive's symlink check
-	 * then walks only the entry's own components, not the whole absolute path */
-	if ((cwd = open(".", O_PATH | O_DIRECTORY | O_CLOEXEC)) < 0 || chdir(tmp) < 0) {
+	/* every entry is written relative to the temporary dir's descriptor, by xtract's
+	 * rules (no write through a symlink, nothing outside it) */
+	if ((tmpfd = open(tmp, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)) < 0) {
 		kpy_err_sys(e, errno, "cannot enter %s", tmp);
 		goto out;
 	}
-	if ((aw = archive_write_disk_new()) == NULL) {
-		kpy_err_set(e, KPY_EFAIL, "out of memory");
+	struct kpy_xt_opts xo = {
+		.threads = threads, .progress = o != NULL ? o->progress : NULL,
+		.release = release_frame, .release_ctx = r.zp,
+	};
+	if ((xt = kpy_xt_new(tmpfd, &xo)) == NULL) {
+		kpy_err_sys(e, errno, "cannot start the threads to restore %s", archive);
 		goto out;
 	}
-	archive_write_disk_set_options(aw, ARCHIVE_EXTRACT_TIME | ARCHIVE_EXTRACT_PERM |
-				       ARCHIVE_EXTRACT_SECURE_SYMLINKS | ARCHIVE_EXTRACT_SECURE_NODOTDOT |
-				       ARCHIVE_EXTRACT_NO_OVERWRITE);
 
 	size_t olen = strlen(m.prefix);
 	while ((rc = archive_read_next_header(r.a, &ae)) == ARCHIVE_OK || rc == ARCHIVE_WARN) {
@@ -264,6 +328,9 @@ int kpy_archive_restore(const char *archive, const char *dest_in, const struct k
 		const char *hard = archive_entry_hardlink(ae);
 		const char *sym = archive_entry_symlink(ae);
 		mode_t type = archive_entry_filetype(ae);
+		mode_t perm = archive_entry_perm(ae) & 01777;
+		struct timespec mt = { archive_entry_mtime(ae), archive_entry_mtime_nsec(ae) };
+		const struct timespec *mtime = archive_entry_mtime_is_set(ae) ? &mt : NULL;
 
 		if (kpy_interrupted) {
 			kpy_err_set(e, KPY_EFAIL, "interrupted");
@@ -288,8 +355,6 @@ int kpy_archive_restore(const char *archive, const char *dest_in, const struct k
 		if (strcmp(name, KPY_MANIFEST_PATH) != 0 && strcmp(name, KPY_MANIFEST_NEXT_PATH) != 0 &&
 		    strcmp(name, KPY_PACKAGES_PATH) != 0)
 			files++;
-		archive_entry_set_pathname(ae, name);
-		archive_entry_set_perm(ae, archive_entry_perm(ae) & 01777);
 		if (hard != NULL) {
 			const char *h = kpy_safe_name(hard);
 			if (h == NULL) {
@@ -298,59 +363,62 @@ int kpy_archive_restore(const char *archive, const char *dest_in, const struct k
 			}
 			/* kpy stores hard links as separate files: a link here must lead to a
 			 * regular file written earlier, never to a symlink or a directory */
-			if (fstatat(AT_FDCWD, h, &st, AT_SYMLINK_NOFOLLOW) < 0 || !S_ISREG(st.st_mode)) {
-				damaged(&r, e, "it holds a hard link to something that is not a regular file before it");
-				goto out;
-			}
-			archive_entry_set_hardlink(ae, h);
-		}
-		/* names are unique in a kpy archive; libarchive would skip a second one
-		 * silently and then fail on its data with a bare I/O error */
-		if (fstatat(AT_FDCWD, name, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
-		    !(S_ISDIR(st.st_mode) && type == AE_IFDIR)) {
-			damaged(&r, e, "it holds two entries with the same name");
-			goto out;
-		}
-		if (type == AE_IFLNK && sym != NULL && strncmp(sym, m.prefix, olen) == 0 &&
-		    (sym[olen] == '/' || sym[olen] == '\0')) {
+			if (kpy_xt_hardlink(xt, name, h) < 0)
+				goto failed;
+		} else if (type == AE_IFDIR) {
+			if (kpy_xt_dir(xt, name, perm, mtime) < 0)
+				goto failed;
+		} else if (type == AE_IFLNK) {
 			char nt[PATH_MAX * 2];
-			if (kpy_pathf(nt, sizeof(nt), e, "%s%s", dest, sym + olen) < 0)
-				goto out;
-			archive_entry_set_symlink(ae, nt);
-		}
-		if (archive_write_header(aw, ae) != ARCHIVE_OK) {
-			if (archive_errno(aw) == ENOSPC || archive_errno(aw) == EDQUOT)
-				write_failed(aw, &r, dest, e);
-			else
-				damaged(&r, e, archive_error_string(aw) ? archive_error_string(aw) : "an entry cannot be written");
-			goto out;
-		}
-		const void *blk;
-		size_t sz;
-		la_int64_t off;
-		while ((rc = archive_read_data_block(r.a, &blk, &sz, &off)) == ARCHIVE_OK) {
-			if (archive_write_data_block(aw, blk, sz, off) < ARCHIVE_OK) {
-				write_failed(aw, &r, dest, e);
+			if (sym != NULL && strncmp(sym, m.prefix, olen) == 0 &&
+			    (sym[olen] == '/' || sym[olen] == '\0')) {
+				if (kpy_pathf(nt, sizeof(nt), e, "%s%s", dest, sym + olen) < 0)
+					goto out;
+				sym = nt;
+			}
+			if (kpy_xt_symlink(xt, name, sym, mtime) < 0)
+				goto failed;
+		} else {
+			la_int64_t size = archive_entry_size(ae);
+			const void *blk;
+			size_t sz;
+			la_int64_t off;
+
+			if (size < 0) {
+				damaged(&r, e, "it holds a file of negative size");
 				goto out;
 			}
-		}
-		if (rc != ARCHIVE_EOF) {
-			read_failed(&r, e);
-			goto out;
-		}
-		if (archive_write_finish_entry(aw) < ARCHIVE_OK) {
-			write_failed(aw, &r, dest, e);
-			goto out;
+			if (kpy_xt_file(xt, name, perm, (uint64_t)size, mtime) < 0)
+				goto failed;
+			while ((rc = archive_read_data_block(r.a, &blk, &sz, &off)) == ARCHIVE_OK) {
+				if (off < 0) {
+					damaged(&r, e, "it holds data at a negative offset");
+					goto out;
+				}
+				if (sz == 0)
+					continue;
+				void *hold = r.zp != NULL ? kpy_zpar_hold(r.zp, blk, sz) : NULL;
+				if (kpy_xt_data(xt, blk, sz, (uint64_t)off, hold) < 0)
+					goto failed;
+			}
+			if (rc != ARCHIVE_EOF) {
+				read_failed(&r, e);
+				goto out;
+			}
+			if (kpy_xt_file_end(xt) < 0)
+				goto failed;
 		}
 	}
 	if (rc != ARCHIVE_EOF) {
 		read_failed(&r, e);
 		goto out;
 	}
-	if (kpy_zr_drain(r.a, &r.zr) < 0) {
+	if (r.zp != NULL ? kpy_zpar_drain(r.a, r.zp) < 0 : kpy_zr_drain(r.a, &r.zr) < 0) {
 		read_failed(&r, e);
 		goto out;
 	}
+	if (kpy_xt_wait(xt) < 0)
+		goto failed;
 	if (!seen_reloc) {
 		damaged(&r, e, "it ends before its last entry (truncated)");
 		goto out;
@@ -387,10 +455,9 @@ int kpy_archive_restore(const char *archive, const char *dest_in, const struct k
 		goto out;
 	if (strcmp(m.kind, KPY_KIND_VENV) == 0 && kpy_venv_check_python(tmp, dest, &m, archive, e) < 0)
 		goto out;
-	if (archive_write_close(aw) != ARCHIVE_OK) {
-		write_failed(aw, &r, dest, e);
-		goto out;
-	}
+	/* the directories' modes and mtimes last, when nothing more is written in them */
+	if (kpy_xt_fixup(xt) < 0)
+		goto failed;
 	if (renameat2(AT_FDCWD, tmp, AT_FDCWD, dest, RENAME_NOREPLACE) < 0) {
 		if (errno == EEXIST || errno == ENOTEMPTY)
 			kpy_err_set(e, KPY_ETAKEN, "%s was created by someone else meanwhile", dest);
@@ -400,14 +467,14 @@ int kpy_archive_restore(const char *archive, const char *dest_in, const struct k
 	}
 	have_tmp = 0;
 	rv = 0;
+	goto out;
+failed:
+	xt_failed(xt, &r, dest, e);
 out:
-	if (aw != NULL)
-		archive_write_free(aw);
-	if (cwd >= 0) {
-		if (fchdir(cwd) < 0 && rv == 0)
-			rv = kpy_err_sys(e, errno, "cannot return to the working directory");
-		close(cwd);
-	}
+	/* the writers first: they may hold frames of the reader */
+	kpy_xt_free(xt);
+	if (tmpfd >= 0)
+		close(tmpfd);
 	reader_close(&r);
 	if (have_tmp) {
 		struct kpy_err ignore = KPY_ERR_INIT;

@@ -17,11 +17,13 @@
 
 #include "config.h"
 #include "bcast.h"
+#include "envarchive.h"
 #include "live.h"
 #include "once.h"
 #include "reply.h"
 #include "scratch.h"
 #include "store.h"
+#include "threads.h"
 #include "tree.h"
 
 /* ---- the child: runs as root until it drops to the job user for good ---- */
@@ -196,7 +198,9 @@ static void child_restore(const struct kpy_job *j, const char *kind, const char 
 		if (bad)
 			goto out;
 	}
-	if (kpy_restore_once(archive, dest, NULL, &out->restored, &e) < 0)
+	/* on the job's CPUs (SLURM_CPUS_ON_NODE of the job's environment, not slurmstepd's) */
+	struct kpy_restore_opts ro = { .threads = kpy_threads_pick(0, 0, job_var, j) };
+	if (kpy_restore_once(archive, dest, &ro, &out->restored, &e) < 0)
 		goto out;
 	rv = 0;
 out:
