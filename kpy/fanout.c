@@ -475,7 +475,10 @@ int kpy_fanout_send(char *const *envp, uint32_t jobid, const char *src, const ch
 	}
 	if (pid == 0) {
 		char *argv[] = { "sbcast", job, "--force", (char *)src, (char *)dst, NULL };
-		int nul = open("/dev/null", O_RDWR);
+		int nul = open("/dev/null", O_RDWR | O_CLOEXEC);
+
+		/* its own process group: a deadline stops it and whatever it started */
+		setpgid(0, 0);
 
 		if (nul < 0 || dup2(nul, 0) < 0 || dup2(nul, 1) < 0 || dup2(errp[1], 2) < 0)
 			_exit(127);
@@ -496,6 +499,7 @@ int kpy_fanout_send(char *const *envp, uint32_t jobid, const char *src, const ch
 		left = (long)timeout * 1000 - ((now.tv_sec - t0.tv_sec) * 1000 +
 					       (now.tv_nsec - t0.tv_nsec) / 1000000);
 		if (left <= 0) {
+			kill(-pid, SIGKILL);
 			kill(pid, SIGKILL);
 			waitpid(pid, &status, 0);
 			close(errp[0]);
@@ -503,9 +507,14 @@ int kpy_fanout_send(char *const *envp, uint32_t jobid, const char *src, const ch
 					   "was stopped", timeout);
 		}
 		if (poll(&pfd, 1, (int)left) < 0) {
-			if (errno == EINTR)
+			int err = errno;
+			if (err == EINTR)
 				continue;
-			break;
+			kill(-pid, SIGKILL);
+			kill(pid, SIGKILL);
+			waitpid(pid, &status, 0);
+			close(errp[0]);
+			return kpy_err_sys(e, err, "cannot run sbcast: poll");
 		}
 		if (pfd.revents == 0)
 			continue;

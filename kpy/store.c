@@ -197,8 +197,13 @@ char *kpy_store_lookup(const char *pipdir, const char *sites, const char *kind,
 			}
 			return path;
 		}
-		/* only a name the user's pipdir lacks (or a pipdir not made yet) is the site's */
-		if ((ue.code != KPY_ENOSAVED && ue.code != KPY_EPIPDIR) || sites == NULL || sites[0] == '\0') {
+		/* only a name the user's pipdir lacks (or a pipdir not made yet) is the site's: a
+		 * pipdir that is there but unreadable (or not a directory, or not mounted on
+		 * this node while its parent is) is an error, lest nodes of one job restore
+		 * different archives */
+		struct stat pst;
+		int absent = ue.code == KPY_EPIPDIR && pipdir != NULL && lstat(pipdir, &pst) < 0 && errno == ENOENT;
+		if ((ue.code != KPY_ENOSAVED && !absent) || sites == NULL || sites[0] == '\0') {
 			kpy_err_set(e, ue.code, "%s", ue.msg);
 			return NULL;
 		}

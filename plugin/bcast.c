@@ -48,9 +48,14 @@ void kpy_fanout_prepare(const struct kpy_job *j, const char *kind, const char *n
 
 	found.have = 0;
 	/* where sbcast puts the copies; without it they are not used */
-	if (kpy_fanout_base_make(cfg->tmpdir, &e) == 1)
+	int made = kpy_fanout_base_make(cfg->tmpdir, &e);
+	if (made == 1)
 		note(out, "%s/" KPY_FANOUT_DIR " was not root's: moved aside to " KPY_FANOUT_DIR
 		     ".squatted.*", cfg->tmpdir);
+	if (made < 0) {
+		note(out, "no broadcast copies are used on this node: %s", e.msg);
+		return;
+	}
 	/* a batch step's token names the copy (a token of another job, submitted from
 	 * inside it, or for another name does not count); else the copy's own name */
 	if (v != NULL && kpy_fanout_parse(v, &found.f) == 0 && found.f.jobid == j->jobid &&

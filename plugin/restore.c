@@ -59,7 +59,11 @@ int kpy_restore_run(const struct kpy_job *j, const char *kind, const char *name,
 	fds[1] = -1;
 	memset(out, 0, sizeof(*out));
 	clock_gettime(CLOCK_MONOTONIC, &deadline);
-	deadline.tv_sec += cfg->restore_timeout;
+	/* a batch step that broadcasts gets restore_timeout for sbcast (which it stops at
+	 * that, then reads the shared copy) on top of restore_timeout for the restore: a
+	 * slow broadcast never fails the job */
+	unsigned limit = cfg->restore_timeout * (j->bcast ? 2u : 1u);
+	deadline.tv_sec += limit;
 	late = kpy_reply_read(fds[0], &deadline, out, &got);
 	if (late)
 		kill(pid, SIGKILL);
@@ -72,10 +76,11 @@ int kpy_restore_run(const struct kpy_job *j, const char *kind, const char *name,
 	}
 	if (late) {
 		*err = say("kpy: restoring %s '%s' took longer than %u "
-				      "seconds and was stopped (plugstack.conf restore_timeout=%u); "
+				      "seconds and was stopped (plugstack.conf restore_timeout=%u%s); "
 				      "ask your admin to raise restore_timeout, or make the "
-				      "%s smaller", kpy_store_noun(kind), name, cfg->restore_timeout,
-				      cfg->restore_timeout, kpy_store_noun(kind));
+				      "%s smaller", kpy_store_noun(kind), name, limit,
+				      cfg->restore_timeout, j->bcast ? ", twice that with the broadcast" : "",
+				      kpy_store_noun(kind));
 		goto fail;
 	}
 	if (got != sizeof(*out)) {

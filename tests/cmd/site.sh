@@ -138,6 +138,13 @@ run as_user "$KPY" list --names
 ok "  ... and then dup is the site's" same "$(cat "$T/out")" "dup
 sci"
 
+# the user's pipdir there but unreadable: an error, not the site's env of that name
+chmod 000 "$UPIP/venv_archives"
+ok "own pipdir unreadable: load sci (a site env) fails naming the user's store" \
+	says 1 "$UPIP" as_user "$KPY" load sci --as unreadable
+ok "  ... and restores nothing" test ! -e "$ULIVE/unreadable"
+chmod 0755 "$UPIP/venv_archives"
+
 # ---- errors ----
 ok "load site:NAME of no site env lists the site's" \
 	says 1 "no site environment 'nope': no saved environment named 'nope' in $SITE" as_user "$KPY" load site:nope

@@ -274,6 +274,19 @@ diag "sbatch -N $N #SBATCH --kpy-env: restore per node: $(restore_ms "$JOB")"
 untraced timeout 120 sbatch -W -N "$N" --kpy-bcast=no -o "$UH/benv.out" "$T/batchenv.sh"
 ok "sbatch -N $N --kpy-bcast=no: each node reads the shared copy" shared_reads $(seq "$N")
 
+# ---- a hanging sbcast in a batch step: stopped at restore_timeout, the job goes on -----------
+printf '#!/bin/sh\nsleep 60\n' > "$UH/bin/sbcast"
+chmod 0755 "$UH/bin/sbcast"
+chown -R "$TU:" "$UH/bin"
+mnc_plugstack tmpdir="$SCR" pipdir="$P" restore_timeout=4
+untraced env PATH="$UH/bin:$PATH" timeout 120 sbatch -W -N "$N" --kpy-bcast=yes -o "$UH/slow.out" "$T/batchenv.sh"
+ok "a batch step whose sbcast hangs past restore_timeout=4: the job succeeds, every node reads the shared copy" \
+	shared_reads $(seq "$N")
+ok "  ... and n1's log says the broadcast was stopped" \
+	same "$(log_lines 1 "$JOB" "cannot broadcast environment 'demo' to the job's nodes: sbcast took longer than 4 seconds and was stopped")" 1
+mnc_plugstack tmpdir="$SCR" pipdir="$P"
+rm -f "$UH/bin/sbcast"
+
 # ---- the site store on every node ------------------------------------------------------------
 # an admin's read-only store (root's, 0755) holding only "blessed"; the user's pipdir has none
 SITE=$T/site
