@@ -70,7 +70,7 @@ void kpy_sum_init(struct kpy_sum *s)
 static void stripe(struct kpy_sum *s, const unsigned char *p)
 {
 	for (int i = 0; i < 4; i++)
-		s->v[i] = xround(s->v[i], rd64(p + 8 * i));
+		s->v[i] = xround(s->v[i], rd64(p + (size_t)8 * (size_t)i));
 }
 
 void kpy_sum_update(struct kpy_sum *s, const void *data, size_t len)
@@ -192,7 +192,7 @@ int kpy_fanout_new_id(struct kpy_fanout *f, struct kpy_err *e)
 	if (getrandom(r, sizeof(r), 0) != (ssize_t)sizeof(r))
 		return kpy_err_sys(e, errno, "cannot get random bytes");
 	for (int i = 0; i < 8; i++)
-		snprintf(f->id + 2 * i, 3, "%02x", r[i]);
+		snprintf(f->id + (size_t)2 * (size_t)i, 3, "%02x", r[i]);
 	return 0;
 }
 
@@ -400,8 +400,8 @@ int kpy_fanout_check(const char *tmpdir, const struct kpy_fanout *f, uid_t uid, 
 		     struct kpy_err *e)
 {
 	char *p = kpy_fanout_path(tmpdir, f, uid), *base = NULL;
-	unsigned long long size;
-	uint64_t sum;
+	unsigned long long size = 0;
+	uint64_t sum = 0;
 	struct stat st;
 	int fd = -1;
 

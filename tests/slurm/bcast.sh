@@ -156,9 +156,9 @@ ok "  ... no node used a copy" same "$(for k in $(seq "$N"); do log_lines "$k" "
 untraced env KPY_BCAST=no timeout 60 srun -N "$N" --kpy-env=demo true
 ok "KPY_BCAST=no does the same" shared_reads $(seq "$N")
 
-untraced timeout 60 srun -N 2 --kpy-env=demo true
+untraced timeout 60 srun -N 2 -w n1,n2 --kpy-env=demo true
 ok "srun -N 2 (auto, under bcast_min_nodes): each node reads the shared copy" shared_reads 1 2
-traced timeout 60 srun -N 2 --kpy-bcast=yes --kpy-env=demo true
+traced timeout 60 srun -N 2 -w n1,n2 --kpy-bcast=yes --kpy-env=demo true
 ok "srun -N 2 --kpy-bcast=yes: opened once, by srun" opens_are 1 0
 diag "srun -N 2 --kpy-bcast=yes (job $JOB): archive opens: $OPENS"
 ok "  ... both nodes restored from their copies" from_copy "$JOB" 1 2
@@ -171,7 +171,7 @@ ok "sbatch --kpy-bcast=maybe is refused before the job is queued" expect_fail 1 
 
 # ---- plugstack.conf bcast_min_nodes= --------------------------------------------------------
 mnc_plugstack tmpdir="$SCR" pipdir="$P" bcast_min_nodes=2
-untraced timeout 60 srun -N 2 --kpy-env=demo true
+untraced timeout 60 srun -N 2 -w n1,n2 --kpy-env=demo true
 ok "bcast_min_nodes=2: srun -N 2 broadcasts" from_copy "$JOB" 1 2
 mnc_plugstack tmpdir="$SCR" pipdir="$P" bcast_min_nodes=0
 untraced timeout 60 srun -N "$N" --kpy-env=demo true
