@@ -67,4 +67,21 @@ static inline int exists(const char *path)
 
 #define PATHF(buf, ...) snprintf(buf, sizeof(buf), __VA_ARGS__)
 
+/* The skeleton of a fake venv at SRC: bin/, lib/python3.11/site-packages/PKG/,
+ * pyvenv.cfg, and bin/python -> /usr/bin/python3 (a real interpreter). */
+static inline void mk_venv_skeleton(const char *src, const char *pkg)
+{
+	char p[PATH_MAX];
+	struct kpy_err e = KPY_ERR_INIT;
+
+	PATHF(p, "%s/bin", src);
+	cr_assert_eq(kpy_mkdirs(p, 0755, &e), 0, "%s", e.msg);
+	PATHF(p, "%s/lib/python3.11/site-packages/%s", src, pkg);
+	cr_assert_eq(kpy_mkdirs(p, 0755, &e), 0, "%s", e.msg);
+	PATHF(p, "%s/pyvenv.cfg", src);
+	put(p, "home = /usr/bin\nversion = 3.11.2\nexecutable = /usr/bin/python3\n", 0644);
+	PATHF(p, "%s/bin/python", src);
+	cr_assert_eq(symlink("/usr/bin/python3", p), 0);
+}
+
 #endif

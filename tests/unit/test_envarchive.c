@@ -19,18 +19,10 @@ static char src[PATH_MAX];
 static void make_env(void)
 {
 	char p[PATH_MAX];
-	struct kpy_err e = KPY_ERR_INIT;
 
 	d = mk_tmpdir();
 	PATHF(src, "%s/src", d);
-	PATHF(p, "%s/bin", src);
-	cr_assert_eq(kpy_mkdirs(p, 0755, &e), 0);
-	PATHF(p, "%s/lib/python3.11/site-packages/demo-1.0.dist-info", src);
-	cr_assert_eq(kpy_mkdirs(p, 0755, &e), 0);
-	PATHF(p, "%s/pyvenv.cfg", src);
-	put(p, "home = /usr/bin\nversion = 3.11.2\nexecutable = /usr/bin/python3\n", 0644);
-	PATHF(p, "%s/bin/python", src);
-	cr_assert_eq(symlink("/usr/bin/python3", p), 0);
+	mk_venv_skeleton(src, "demo-1.0.dist-info");
 	PATHF(p, "%s/bin/activate", src);
 	char act[PATH_MAX * 2];
 	PATHF(act, "VIRTUAL_ENV=%s\nexport VIRTUAL_ENV\nPS1='(src) '\"${PS1:-}\"\nVIRTUAL_ENV_PROMPT='(src) '\n", src);

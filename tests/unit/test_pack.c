@@ -53,18 +53,10 @@ static void put_gen(const char *path, size_t n, unsigned seed)
 static void make_env(void)
 {
 	char p[PATH_MAX];
-	struct kpy_err e = KPY_ERR_INIT;
 
 	d = mk_tmpdir();
 	PATHF(src, "%s/src", d);
-	PATHF(p, "%s/bin", src);
-	cr_assert_eq(kpy_mkdirs(p, 0755, &e), 0);
-	PATHF(p, "%s/lib/python3.11/site-packages/pkg", src);
-	cr_assert_eq(kpy_mkdirs(p, 0755, &e), 0);
-	PATHF(p, "%s/pyvenv.cfg", src);
-	put(p, "home = /usr/bin\nversion = 3.11.2\nexecutable = /usr/bin/python3\n", 0644);
-	PATHF(p, "%s/bin/python", src);
-	cr_assert_eq(symlink("/usr/bin/python3", p), 0);
+	mk_venv_skeleton(src, "pkg");
 	for (unsigned i = 0; i < 300; i++) {
 		PATHF(p, "%s/lib/python3.11/site-packages/pkg/m%03u.py", src, i);
 		put_gen(p, 2000 + (i * 7919) % 30000, i);

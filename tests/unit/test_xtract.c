@@ -30,18 +30,10 @@ static unsigned char *big_data(void)
 static void make_env(void)
 {
 	char p[PATH_MAX], t[PATH_MAX * 2];
-	struct kpy_err e = KPY_ERR_INIT;
 
 	d = mk_tmpdir();
 	PATHF(src, "%s/src", d);
-	PATHF(p, "%s/bin", src);
-	cr_assert_eq(kpy_mkdirs(p, 0755, &e), 0);
-	PATHF(p, "%s/lib/python3.11/site-packages/ro", src);
-	cr_assert_eq(kpy_mkdirs(p, 0755, &e), 0);
-	PATHF(p, "%s/pyvenv.cfg", src);
-	put(p, "home = /usr/bin\nversion = 3.11.2\nexecutable = /usr/bin/python3\n", 0644);
-	PATHF(p, "%s/bin/python", src);
-	cr_assert_eq(symlink("/usr/bin/python3", p), 0);
+	mk_venv_skeleton(src, "ro");
 	PATHF(p, "%s/bin/tool", src);
 	PATHF(t, "#!%s/bin/python\nprint('tool')\n", src);
 	put(p, t, 0755);
