@@ -183,34 +183,18 @@ static int parse_paths(const char *arg, const char *val, const char **out)
 	return 0;
 }
 
-/* a node count: 0 (never by default) to 1000000 */
-static int parse_nodes(const char *arg, const char *val, unsigned *out)
+/* A decimal number from MIN to MAX in VAL (of ARG), else -1 with WHAT ("seconds from
+ * 1 to 86400") in the message. */
+static int parse_count(const char *arg, const char *val, unsigned long min, unsigned long max,
+		       const char *what, unsigned *out)
 {
 	unsigned long v;
 	char *end;
 
 	errno = 0;
 	v = strtoul(val, &end, 10);
-	if (errno != 0 || *end != '\0' || val[0] < '0' || val[0] > '9' || v > 1000000) {
-		kpy_log_error("kpy: plugstack.conf: '%s': the value must be a number of nodes "
-			      "from 0 (fan out only when the job asks, --kpy-bcast=yes) to 1000000",
-			      arg);
-		return -1;
-	}
-	*out = (unsigned)v;
-	return 0;
-}
-
-static int parse_seconds(const char *arg, const char *val, unsigned *out)
-{
-	unsigned long v;
-	char *end;
-
-	errno = 0;
-	v = strtoul(val, &end, 10);
-	if (errno != 0 || *end != '\0' || val[0] < '0' || val[0] > '9' || v == 0 || v > 86400) {
-		kpy_log_error("kpy: plugstack.conf: '%s': the value must be a number of seconds "
-			      "from 1 to 86400", arg);
+	if (errno != 0 || *end != '\0' || val[0] < '0' || val[0] > '9' || v < min || v > max) {
+		kpy_log_error("kpy: plugstack.conf: '%s': the value must be a number of %s", arg, what);
 		return -1;
 	}
 	*out = (unsigned)v;
@@ -277,11 +261,12 @@ int kpy_args_parse(int ac, char **av, struct kpy_plugin_config *c)
 		else if (klen == 7 && strncmp(arg, "offline", klen) == 0)
 			ret = parse_bool(arg, eq + 1, &c->offline);
 		else if (klen == 15 && strncmp(arg, "restore_timeout", klen) == 0)
-			ret = parse_seconds(arg, eq + 1, &c->restore_timeout);
+			ret = parse_count(arg, eq + 1, 1, 86400, "seconds from 1 to 86400", &c->restore_timeout);
 		else if (klen == 14 && strncmp(arg, "restore_memory", klen) == 0)
 			ret = parse_size(arg, eq + 1, &c->restore_memory);
 		else if (klen == 15 && strncmp(arg, "bcast_min_nodes", klen) == 0)
-			ret = parse_nodes(arg, eq + 1, &c->bcast_min_nodes);
+			ret = parse_count(arg, eq + 1, 0, 1000000, "nodes from 0 (fan out only when the job "
+					  "asks, --kpy-bcast=yes) to 1000000", &c->bcast_min_nodes);
 		else {
 			kpy_log_error("kpy: plugstack.conf: unknown argument '%s': the arguments "
 				      "are " KPY_ARGS_LIST, arg);
